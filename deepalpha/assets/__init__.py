@@ -1,0 +1,1 @@
+"""Packaged data: styles, the demo universe and reference instruments."""

@@ -1,0 +1,737 @@
+"""The paper broker: validates orders against the market rules and risk limits, matches them
+against quotes (live, simulated) or bars (replay, backtests), and books fills into portfolios.
+
+One broker serves every trader. It never blocks and never awaits: feeds call ``on_quote`` /
+``on_bar`` and the session driver calls ``set_phase``, ``start_day`` and ``end_day``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from deepalpha.engine.bus import EventBus
+from deepalpha.engine.clock import Clock
+from deepalpha.engine.events import (
+    AccountEvent,
+    EquityEvent,
+    FillEvent,
+    OrderEvent,
+    PositionEvent,
+    TraderHaltedEvent,
+    TradingDayEvent,
+)
+from deepalpha.engine.ids import new_id
+from deepalpha.engine.marketdata import Bar, Quote
+from deepalpha.engine.markets.fees import FeeSchedule, estimate_fees, fill_fees
+from deepalpha.engine.markets.instruments import (
+    Board,
+    Instrument,
+    InstrumentRegistry,
+    UnknownInstrument,
+)
+from deepalpha.engine.markets.rules import (
+    LISTED,
+    DayStatus,
+    PriceLimitRules,
+    buy_lot_error,
+    sell_lot_error,
+    snap_to_tick,
+    tick_error,
+)
+from deepalpha.engine.markets.sessions import MARKET_TZ, Phase, accepts_orders
+from deepalpha.engine.markets.symbols import Market, SymbolError
+from deepalpha.engine.money import ZERO, round_half_up
+from deepalpha.engine.orders import (
+    Fill,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    RejectCode,
+    Side,
+)
+from deepalpha.engine.portfolio import Portfolio
+from deepalpha.engine.risk import (
+    RiskLimits,
+    RiskRejection,
+    RiskState,
+    check_order,
+    check_trading_enabled,
+    daily_loss_breach,
+)
+
+R = RejectCode
+
+
+class Rejected(Exception):
+    def __init__(self, code: RejectCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(slots=True)
+class SymbolState:
+    """What the broker knows about a symbol's market right now."""
+
+    inst: Instrument
+    day: date | None = None
+    pre_close: Decimal | None = None
+    status: DayStatus = LISTED
+    limit_down: Decimal | None = None
+    limit_up: Decimal | None = None
+    last: Decimal | None = None
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    bid_size: int = 0
+    ask_size: int = 0
+
+
+@dataclass(slots=True)
+class TraderBook:
+    trader_id: str
+    portfolio: Portfolio
+    risk: RiskState
+    open_orders: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    fees: FeeSchedule = FeeSchedule()
+    limit_rules: PriceLimitRules = PriceLimitRules()
+    slippage_bps: Decimal = Decimal(0)  # market orders: worse than the touch by this much
+    participation: Decimal = Decimal("0.25")  # at most this share of a bar's volume
+    check_sessions: bool = True  # replay drives whole bars and switches this off
+
+
+class PaperBroker:
+    def __init__(
+        self,
+        instruments: InstrumentRegistry,
+        clock: Clock,
+        bus: EventBus | None = None,
+        settings: BrokerSettings | None = None,
+        id_factory: Callable[[], str] = new_id,
+        fill_id_factory: Callable[[], str] = new_id,
+    ) -> None:
+        self.instruments = instruments
+        self.clock = clock
+        self.bus = bus or EventBus()
+        self.settings = settings or BrokerSettings()
+        self._new_order_id = id_factory
+        self._new_fill_id = fill_id_factory
+        self.traders: dict[str, TraderBook] = {}
+        self.orders: dict[str, Order] = {}
+        self.book: dict[str, list[Order]] = {}  # open orders by symbol, oldest first
+        self.symbols: dict[str, SymbolState] = {}
+        self.phase: dict[Market, Phase] = {Market.CN: Phase.CLOSED, Market.HK: Phase.CLOSED}
+        self.day: dict[Market, date | None] = {Market.CN: None, Market.HK: None}
+        self.fills: list[Fill] | None = None  # backtests keep every fill here when set
+
+    # --- traders ------------------------------------------------------------------------
+    def add_trader(
+        self,
+        trader_id: str,
+        cash: dict[str, Decimal] | None = None,
+        limits: RiskLimits | None = None,
+        portfolio: Portfolio | None = None,
+    ) -> TraderBook:
+        pf = portfolio or Portfolio(trader_id)
+        for currency, amount in (cash or {}).items():
+            pf.deposit(currency, amount)
+        book = TraderBook(trader_id, pf, RiskState(limits or RiskLimits()))
+        book.open_orders = sum(
+            1 for o in self.orders.values() if o.trader_id == trader_id and o.status.is_open
+        )
+        self.traders[trader_id] = book
+        return book
+
+    def portfolio(self, trader_id: str) -> Portfolio:
+        return self.traders[trader_id].portfolio
+
+    # --- market state -------------------------------------------------------------------
+    def state(self, symbol: str) -> SymbolState:
+        st = self.symbols.get(symbol)
+        if st is None:
+            st = self.symbols[symbol] = SymbolState(self.instruments.get(symbol))
+        return st
+
+    def set_reference(
+        self, symbol: str, day: date, pre_close: Decimal, status: DayStatus = LISTED
+    ) -> SymbolState:
+        """The day's reference price, from which the price band follows."""
+        st = self.state(symbol)
+        if st.day == day and st.pre_close == pre_close and st.status == status:
+            return st
+        st.day, st.pre_close, st.status = day, pre_close, status
+        band = self.settings.limit_rules.band(st.inst, day, pre_close, status)
+        st.limit_down, st.limit_up = band if band else (None, None)
+        return st
+
+    def set_phase(self, market: Market, phase: Phase) -> None:
+        self.phase[market] = phase
+
+    def start_day(self, market: Market, day: date) -> None:
+        """A new trading day: the T+1 roll, daily counters reset."""
+        if self.day[market] == day:
+            return
+        self.day[market] = day
+        for book in self.traders.values():
+            book.portfolio.roll(market)
+            book.portfolio.day_start_equity = book.portfolio.equity()
+            if self.bus.wants(PositionEvent):
+                for pos in book.portfolio.held():
+                    self._publish_position(book.trader_id, pos.symbol)
+        if self.bus.wants(TradingDayEvent):
+            self.bus.publish(TradingDayEvent(market, day, started=True))
+
+    def end_day(self, market: Market, day: date) -> list[Order]:
+        """The close: every open day order of the market expires, with why it did not fill."""
+        now = self.clock.now()
+        expired: list[Order] = []
+        for orders in list(self.book.values()):
+            if not orders or orders[0].symbol.endswith(".HK") != (market is Market.HK):
+                continue
+            for order in list(orders):
+                code, why = order.last_miss or (
+                    R.DAY_END,
+                    f"day order expired at the close with {order.remaining} of "
+                    f"{order.quantity} shares unfilled",
+                )
+                order.reject_code, order.reject_reason = code, why
+                self._finish(order, OrderStatus.EXPIRED, now)
+                expired.append(order)
+        self.phase[market] = Phase.CLOSED
+        if self.bus.wants(TradingDayEvent):
+            self.bus.publish(TradingDayEvent(market, day, started=False))
+        return expired
+
+    def snapshot_equity(self, day: date) -> None:
+        now = self.clock.now()
+        for book in self.traders.values():
+            snap = book.portfolio.snapshot(day, now)
+            if self.bus.wants(EquityEvent):
+                self.bus.publish(
+                    EquityEvent(book.trader_id, day, now, snap.cash, snap.market_value, snap.equity)
+                )
+
+    # --- orders -------------------------------------------------------------------------
+    def submit(self, req: OrderRequest) -> Order:
+        """Validate and place an order. A rejected order is returned with its code and reason
+        (it is never raised): every order the broker sees is recorded."""
+        now = self.clock.now()
+        oid = self._new_order_id()
+        book = self.traders.get(req.trader_id)
+        inst: Instrument | None = None
+        unknown = ""
+        symbol = req.symbol
+        try:
+            inst = self.instruments.get(req.symbol)
+            symbol = inst.symbol
+        except (SymbolError, UnknownInstrument) as exc:
+            unknown = str(exc)
+        market = (
+            inst.market if inst else (Market.HK if symbol.upper().endswith("HK") else Market.CN)
+        )
+        day = self.day[market] or now.astimezone(MARKET_TZ[market]).date()
+        order = Order(
+            oid,
+            req.trader_id,
+            symbol,
+            req.side,
+            req.type,
+            req.quantity,
+            req.limit_price,
+            now,
+            day,
+            req.source,
+            updated_at=now,
+        )
+        self.orders[oid] = order
+        try:
+            if book is None:
+                raise Rejected(R.UNKNOWN_TRADER, f"no trader {req.trader_id!r}")
+            if inst is None:
+                raise Rejected(R.UNKNOWN_SYMBOL, unknown)
+            self._validate(order, inst, book, now)
+        except (Rejected, RiskRejection) as exc:
+            code = exc.code
+            message = exc.message if isinstance(exc, RiskRejection) else str(exc)
+            order.reject(code, message, now)
+            self._publish_order(order)
+            if code is R.RISK_DAILY_LOSS and book is not None:
+                self._halt(book, code, message)
+            return order
+        self._accept(order, inst, book)
+        return order
+
+    def _validate(self, order: Order, inst: Instrument, book: TraderBook, now: datetime) -> None:
+        qty, price = order.quantity, order.limit_price
+        if not isinstance(qty, int) or isinstance(qty, bool):
+            raise Rejected(
+                R.INVALID_ORDER, f"quantity must be a whole number of shares, got {qty!r}"
+            )
+        if order.type is OrderType.LIMIT and price is None:
+            raise Rejected(R.INVALID_ORDER, "a limit order needs a limit price")
+        if order.type is OrderType.MARKET and price is not None:
+            raise Rejected(R.INVALID_ORDER, "a market order takes no limit price")
+        check_trading_enabled(book.risk)
+        market = inst.market
+        if self.settings.check_sessions:
+            phase = self.phase[market]
+            if not accepts_orders(phase):
+                raise Rejected(
+                    R.MARKET_CLOSED,
+                    f"the {market.value} market is "
+                    f"{phase.value.replace('_', ' ')}; orders are "
+                    "accepted in the auctions and continuous trading",
+                )
+            if order.type is OrderType.MARKET and phase is not Phase.CONTINUOUS:
+                raise Rejected(
+                    R.MARKET_CLOSED,
+                    f"market orders are accepted only in continuous "
+                    f"trading; the {market.value} market is in "
+                    f"{phase.value.replace('_', ' ')}",
+                )
+        pf = book.portfolio
+        pos = pf.positions.get(inst.symbol)
+        if order.side is Side.BUY:
+            err = buy_lot_error(inst, qty)
+        else:
+            err = sell_lot_error(inst, qty, pos.available if pos else 0)
+        if err:
+            raise Rejected(R.LOT_SIZE, err)
+        st = self.state(inst.symbol)
+        if price is not None:
+            err = tick_error(inst, price, order.trading_day)
+            if err:
+                raise Rejected(R.TICK_SIZE, err)
+            if (
+                st.limit_up is not None
+                and st.limit_down is not None
+                and not (st.limit_down <= price <= st.limit_up)
+            ):
+                raise Rejected(
+                    R.PRICE_LIMIT,
+                    f"limit price {price} is outside today's band {st.limit_down}–"
+                    f"{st.limit_up} for {inst.symbol} (reference {st.pre_close})",
+                )
+        if order.side is Side.SELL:
+            held = pos.quantity - pos.frozen if pos else 0
+            if qty > held:
+                raise Rejected(
+                    R.INSUFFICIENT_POSITION,
+                    f"sell {qty} {inst.symbol}: {held} shares held and not already "
+                    "in open sell orders",
+                )
+            avail = pos.available if pos else 0
+            if qty > avail:
+                raise Rejected(
+                    R.T_PLUS_ONE,
+                    f"sell {qty} {inst.symbol}: only {avail} sellable today; "
+                    f"{pos.bought_today if pos else 0} shares bought today become "
+                    "sellable on the next trading day (T+1)",
+                )
+        ref = self._reference_price(order, st)
+        value = ref * qty if ref is not None else ZERO
+        if order.side is Side.BUY:
+            if ref is None:
+                raise Rejected(
+                    R.MARKET_CLOSED,
+                    f"no price yet for {inst.symbol}; a market order needs a quote or a bar",
+                )
+            need = value + estimate_fees(
+                inst.market, False, value, order.trading_day, self.settings.fees
+            )
+            avail_cash = pf.account(inst.currency).available
+            if need > avail_cash:
+                raise Rejected(
+                    R.INSUFFICIENT_CASH,
+                    f"buy {qty} {inst.symbol} at {ref} needs {need:.2f} "
+                    f"{inst.currency} with fees; available {avail_cash:.2f}",
+                )
+            order.frozen_cash = need
+        check_order(
+            book.risk,
+            pf,
+            symbol=inst.symbol,
+            currency=inst.currency,
+            order_value=value,
+            is_buy=order.side is Side.BUY,
+            open_orders=book.open_orders,
+            now=now,
+        )
+
+    def _reference_price(self, order: Order, st: SymbolState) -> Decimal | None:
+        if order.limit_price is not None:
+            return order.limit_price
+        touch = st.ask if order.side is Side.BUY else st.bid
+        return touch if touch is not None else st.last
+
+    def _accept(self, order: Order, inst: Instrument, book: TraderBook) -> None:
+        now = order.created_at
+        if order.side is Side.BUY:
+            book.portfolio.freeze_cash(inst.currency, order.frozen_cash)
+        else:
+            book.portfolio.position(inst.symbol).frozen += order.quantity
+        order.transition(OrderStatus.OPEN, now)
+        book.open_orders += 1
+        self.book.setdefault(inst.symbol, []).append(order)
+        self._publish_order(order)
+        self._publish_account(book, inst.currency)
+        st = self.symbols.get(inst.symbol)
+        if (
+            st is not None
+            and (st.ask is not None or st.bid is not None)
+            and self.phase[inst.market] is Phase.CONTINUOUS
+        ):
+            self._match_quote_order(order, st)
+
+    def cancel(self, order_id: str, reason: str = "cancelled by request") -> Order:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise KeyError(f"no order {order_id}")
+        if not order.status.is_open:
+            raise ValueError(
+                f"order {order_id} is {order.status.value}; only open orders can be cancelled"
+            )
+        order.reject_reason = reason
+        self._finish(order, OrderStatus.CANCELLED, self.clock.now())
+        return order
+
+    def cancel_all(self, trader_id: str | None = None) -> list[Order]:
+        out = []
+        for orders in list(self.book.values()):
+            for order in list(orders):
+                if trader_id is None or order.trader_id == trader_id:
+                    out.append(self.cancel(order.id))
+        return out
+
+    def open_orders(self, trader_id: str | None = None) -> Iterable[Order]:
+        for orders in self.book.values():
+            for o in orders:
+                if trader_id is None or o.trader_id == trader_id:
+                    yield o
+
+    def _finish(self, order: Order, status: OrderStatus, now: datetime) -> None:
+        """Take an order off the book and give back what it held."""
+        book = self.traders[order.trader_id]
+        inst = self.instruments.get(order.symbol)
+        if order.side is Side.BUY:
+            if order.frozen_cash:
+                book.portfolio.release_cash(inst.currency, order.frozen_cash)
+                order.frozen_cash = ZERO
+        else:
+            pos = book.portfolio.position(order.symbol)
+            pos.frozen -= order.remaining if status is not OrderStatus.FILLED else 0
+        order.transition(status, now)
+        resting = self.book.get(order.symbol)
+        if resting is not None:
+            resting.remove(order)
+            if not resting:
+                del self.book[order.symbol]
+        book.open_orders -= 1
+        self._publish_order(order)
+        self._publish_account(book, inst.currency)
+
+    # --- matching -----------------------------------------------------------------------
+    def on_quote(self, q: Quote) -> None:
+        st = self.symbols.get(q.symbol)
+        if st is None:
+            st = self.state(q.symbol)
+        st.last, st.bid, st.ask, st.bid_size, st.ask_size = (
+            q.last,
+            q.bid,
+            q.ask,
+            q.bid_size,
+            q.ask_size,
+        )
+        if q.limit_up is not None:
+            st.limit_up, st.limit_down = q.limit_up, q.limit_down
+        if q.pre_close is not None:
+            st.pre_close = q.pre_close
+        for book in self.traders.values():
+            book.portfolio.mark(q.symbol, q.last)
+        resting = self.book.get(q.symbol)
+        if resting and self.phase[st.inst.market] is Phase.CONTINUOUS:
+            for order in list(resting):
+                self._match_quote_order(order, st)
+
+    def _match_quote_order(self, order: Order, st: SymbolState) -> None:
+        inst = st.inst
+        slip = self.settings.slippage_bps / 10000
+        if order.side is Side.BUY:
+            touch, size = st.ask, st.ask_size
+            if touch is None:
+                self._miss_no_touch(order, st)
+                return
+            if order.type is OrderType.LIMIT:
+                assert order.limit_price is not None
+                if touch > order.limit_price:
+                    return
+                price = touch
+            else:
+                price = (
+                    snap_to_tick(inst, touch * (1 + slip), order.trading_day, up=True)
+                    if slip
+                    else touch
+                )
+                if st.limit_up is not None and price > st.limit_up:
+                    price = st.limit_up
+        else:
+            touch, size = st.bid, st.bid_size
+            if touch is None:
+                self._miss_no_touch(order, st)
+                return
+            if order.type is OrderType.LIMIT:
+                assert order.limit_price is not None
+                if touch < order.limit_price:
+                    return
+                price = touch
+            else:
+                price = (
+                    snap_to_tick(inst, touch * (1 - slip), order.trading_day, up=False)
+                    if slip
+                    else touch
+                )
+                if st.limit_down is not None and price < st.limit_down:
+                    price = st.limit_down
+        if self._blocked_by_limit(order, st, price):
+            return
+        cap = size if size > 0 else order.remaining
+        self._execute(order, inst, price, cap)
+
+    def _miss_no_touch(self, order: Order, st: SymbolState) -> None:
+        at_limit = st.limit_up if order.side is Side.BUY else st.limit_down
+        if at_limit is not None and st.last == at_limit:
+            word, who = (
+                ("limit-up", "sellers") if order.side is Side.BUY else ("limit-down", "buyers")
+            )
+            order.last_miss = (
+                R.PRICE_LIMIT,
+                f"{order.symbol} sealed at {word} {at_limit}: no {who}",
+            )
+        else:
+            order.last_miss = (
+                R.NO_LIQUIDITY,
+                f"no {'ask' if order.side is Side.BUY else 'bid'} for {order.symbol}",
+            )
+
+    def _blocked_by_limit(self, order: Order, st: SymbolState, price: Decimal) -> bool:
+        """No buy fills at or above limit-up, no sell fills at or below limit-down."""
+        if order.side is Side.BUY and st.limit_up is not None and price >= st.limit_up:
+            order.last_miss = (
+                R.PRICE_LIMIT,
+                f"buy {order.symbol} at {price}: at or above limit-up {st.limit_up}, no fill",
+            )
+            return True
+        if order.side is Side.SELL and st.limit_down is not None and price <= st.limit_down:
+            order.last_miss = (
+                R.PRICE_LIMIT,
+                f"sell {order.symbol} at {price}: at or below limit-down {st.limit_down}, no fill",
+            )
+            return True
+        return False
+
+    def on_bar(self, bar: Bar) -> None:
+        """Match the symbol's open orders against a bar, then mark positions at its close."""
+        st = self.symbols.get(bar.symbol)
+        if st is None:
+            st = self.state(bar.symbol)
+        if bar.pre_close is not None and (
+            st.day != bar.trading_day or st.pre_close != bar.pre_close
+        ):
+            self.set_reference(bar.symbol, bar.trading_day, bar.pre_close, bar.status)
+        resting = self.book.get(bar.symbol)
+        if resting:
+            for order in list(resting):
+                self._match_bar_order(order, st, bar)
+        st.last = bar.close
+        st.bid = st.ask = None
+        for book in self.traders.values():
+            book.portfolio.mark(bar.symbol, bar.close)
+
+    def _match_bar_order(self, order: Order, st: SymbolState, bar: Bar) -> None:
+        if order.type is OrderType.MARKET:
+            price = bar.open
+        elif order.side is Side.BUY:
+            assert order.limit_price is not None
+            if bar.low > order.limit_price:
+                order.last_miss = (
+                    R.DAY_END,
+                    f"limit {order.limit_price} not reached (low {bar.low})",
+                )
+                return
+            price = min(bar.open, order.limit_price)
+        else:
+            assert order.limit_price is not None
+            if bar.high < order.limit_price:
+                order.last_miss = (
+                    R.DAY_END,
+                    f"limit {order.limit_price} not reached (high {bar.high})",
+                )
+                return
+            price = max(bar.open, order.limit_price)
+        if self._blocked_by_limit(order, st, price):
+            return
+        cap = int(bar.volume * self.settings.participation)
+        if cap <= 0:
+            order.last_miss = (
+                R.NO_LIQUIDITY,
+                f"{order.symbol} bar at {bar.time:%Y-%m-%d %H:%M} traded {bar.volume} shares",
+            )
+            return
+        self._execute(order, st.inst, price, cap)
+
+    def _fill_quantity(self, order: Order, inst: Instrument, cap: int) -> int:
+        """The largest fill the cap allows that keeps the order in valid lots."""
+        remaining = order.remaining
+        if remaining <= cap:
+            return remaining
+        if inst.board is Board.STAR:
+            return cap if cap >= 200 else 0  # STAR trades in any size from 200 shares
+        lot = inst.board_lot
+        return (cap // lot) * lot
+
+    def _execute(self, order: Order, inst: Instrument, price: Decimal, cap: int) -> None:
+        qty = self._fill_quantity(order, inst, cap)
+        if qty <= 0:
+            order.last_miss = (
+                R.NO_LIQUIDITY,
+                f"{order.symbol}: the volume allowed ({cap} shares) is below one lot",
+            )
+            return
+        book = self.traders[order.trader_id]
+        pf = book.portfolio
+        market, sell = inst.market, order.side is Side.SELL
+        settings = self.settings
+        amount = price * qty
+        fees = fill_fees(
+            market,
+            sell,
+            order.filled_amount,
+            order.filled_amount + amount,
+            order.trading_day,
+            settings.fees,
+        )
+        if not sell:
+            acct = pf.account(inst.currency)
+            budget = acct.available + order.frozen_cash
+            cost = amount + fees.total
+            if cost > budget:
+                # Fill what the cash allows, in whole lots (STAR: at least 200 shares).
+                step = 1 if inst.board is Board.STAR else inst.board_lot
+                qty = int(budget / price) // step * step
+                while qty > 0:
+                    amount = price * qty
+                    fees = fill_fees(
+                        market,
+                        sell,
+                        order.filled_amount,
+                        order.filled_amount + amount,
+                        order.trading_day,
+                        settings.fees,
+                    )
+                    if amount + fees.total <= budget:
+                        break
+                    qty -= step
+                if qty <= 0 or (inst.board is Board.STAR and qty < 200):
+                    order.last_miss = (
+                        R.INSUFFICIENT_CASH,
+                        f"fill of {order.symbol} at {price} needs {cost:.2f} "
+                        f"{inst.currency}; available {budget:.2f}",
+                    )
+                    return
+        now = self.clock.now()
+        before = order.remaining
+        order.filled_quantity += qty
+        order.filled_amount += amount
+        order.fees = order.fees + fees
+        order.last_miss = None
+        if not sell and order.frozen_cash:
+            if order.remaining == 0:
+                release = order.frozen_cash
+            else:
+                release = min(order.frozen_cash, round_half_up(order.frozen_cash * qty / before))
+            pf.release_cash(inst.currency, release)
+            order.frozen_cash -= release
+        fill = Fill(
+            self._new_fill_id(),
+            order.id,
+            order.trader_id,
+            order.symbol,
+            order.side,
+            qty,
+            price,
+            amount,
+            fees,
+            now,
+            order.trading_day,
+            inst.currency,
+        )
+        realized = pf.apply_fill(fill)
+        if realized:
+            fill = Fill(
+                fill.id,
+                fill.order_id,
+                fill.trader_id,
+                fill.symbol,
+                fill.side,
+                fill.quantity,
+                fill.price,
+                fill.amount,
+                fill.fees,
+                fill.time,
+                fill.trading_day,
+                fill.currency,
+                realized,
+            )
+        if self.fills is not None:
+            self.fills.append(fill)
+        if order.remaining == 0:
+            self._finish(order, OrderStatus.FILLED, now)
+        else:
+            order.transition(OrderStatus.PARTIALLY_FILLED, now)
+            self._publish_order(order)
+            self._publish_account(book, inst.currency)
+        bus = self.bus
+        if bus.wants(FillEvent):
+            bus.publish(FillEvent(fill))
+        self._publish_position(order.trader_id, order.symbol)
+        breach = daily_loss_breach(book.risk, pf)
+        if breach is not None and book.risk.halted is None:
+            self._halt(book, R.RISK_DAILY_LOSS, breach)
+
+    def check_kill_switches(self) -> None:
+        """Run the daily-loss check for every trader (the app calls this on a timer)."""
+        for book in self.traders.values():
+            if book.risk.halted is None:
+                breach = daily_loss_breach(book.risk, book.portfolio)
+                if breach is not None:
+                    self._halt(book, R.RISK_DAILY_LOSS, breach)
+
+    def _halt(self, book: TraderBook, code: RejectCode, message: str) -> None:
+        book.risk.halted = (code, message)
+        if self.bus.wants(TraderHaltedEvent):
+            self.bus.publish(TraderHaltedEvent(book.trader_id, code.value, message))
+
+    # --- events -------------------------------------------------------------------------
+    def _publish_order(self, order: Order) -> None:
+        if self.bus.wants(OrderEvent):
+            self.bus.publish(OrderEvent(order.snapshot()))
+
+    def _publish_account(self, book: TraderBook, currency: str) -> None:
+        if self.bus.wants(AccountEvent):
+            acct = book.portfolio.account(currency)
+            self.bus.publish(AccountEvent(book.trader_id, currency, acct.cash, acct.frozen))
+
+    def _publish_position(self, trader_id: str, symbol: str) -> None:
+        if self.bus.wants(PositionEvent):
+            pos = self.traders[trader_id].portfolio.position(symbol)
+            self.bus.publish(
+                PositionEvent(
+                    trader_id, symbol, pos.quantity, pos.sellable, pos.cost_basis, pos.realized_pnl
+                )
+            )

@@ -1,0 +1,1 @@
+"""Instruments and the dated market rules of the A-share and Hong Kong markets."""

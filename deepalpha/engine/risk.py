@@ -1,0 +1,121 @@
+"""Risk checks that stand between an order and the broker, and the daily-loss kill switch."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from deepalpha.engine.orders import RejectCode
+from deepalpha.engine.portfolio import Portfolio
+
+
+@dataclass(slots=True)
+class RiskLimits:
+    """Per-trader limits; ``None`` means no limit. Values are in the order's currency except
+    ``max_daily_loss``, which is in the trader's base currency."""
+
+    trading_enabled: bool = True
+    dry_run: bool = False
+    max_position_value: Decimal | None = None
+    max_order_value: Decimal | None = None
+    max_open_orders: int | None = None
+    max_orders_per_minute: int | None = None
+    max_daily_loss: Decimal | None = None
+
+
+class RiskRejection(Exception):
+    def __init__(self, code: RejectCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class RiskState:
+    limits: RiskLimits
+    halted: tuple[RejectCode, str] | None = None  # set by the kill switch until re-enabled
+    recent: deque[datetime] | None = None
+
+    def enable(self) -> None:
+        self.halted = None
+        self.limits.trading_enabled = True
+
+
+def check_trading_enabled(state: RiskState) -> None:
+    if state.halted is not None:
+        raise RiskRejection(*state.halted)
+    if not state.limits.trading_enabled:
+        raise RiskRejection(RejectCode.TRADING_DISABLED, "trading is disabled for this trader")
+
+
+def daily_loss_breach(state: RiskState, portfolio: Portfolio) -> str | None:
+    """The kill switch: a message when today's loss reached the limit, else ``None``."""
+    limit = state.limits.max_daily_loss
+    if limit is None or portfolio.day_start_equity is None:
+        return None
+    loss = portfolio.day_start_equity - portfolio.equity()
+    if loss >= limit:
+        return (
+            f"today's loss {loss.quantize(Decimal('0.01'))} {portfolio.base_currency} "
+            f"reached the daily limit {limit}; trading stopped until re-enabled"
+        )
+    return None
+
+
+def check_order(
+    state: RiskState,
+    portfolio: Portfolio,
+    *,
+    symbol: str,
+    currency: str,
+    order_value: Decimal,
+    is_buy: bool,
+    open_orders: int,
+    now: datetime,
+) -> None:
+    """Raise :class:`RiskRejection` for the first limit the order would break."""
+    lim = state.limits
+    if lim.max_order_value is not None and order_value > lim.max_order_value:
+        raise RiskRejection(
+            RejectCode.RISK_MAX_ORDER_VALUE,
+            f"order value {order_value:.2f} {currency} exceeds the limit "
+            f"{lim.max_order_value} for {symbol}",
+        )
+    if is_buy and lim.max_position_value is not None:
+        pos = portfolio.positions.get(symbol)
+        held = pos.value if pos is not None else Decimal(0)
+        if held + order_value > lim.max_position_value:
+            raise RiskRejection(
+                RejectCode.RISK_MAX_POSITION,
+                f"position in {symbol} would be {held + order_value:.2f} {currency}, above the "
+                f"limit {lim.max_position_value} (held {held:.2f}, order {order_value:.2f})",
+            )
+    if lim.max_open_orders is not None and open_orders >= lim.max_open_orders:
+        raise RiskRejection(
+            RejectCode.RISK_OPEN_ORDERS,
+            f"{open_orders} open orders already; the limit is {lim.max_open_orders}",
+        )
+    if lim.max_orders_per_minute is not None:
+        recent = state.recent
+        if recent is None:
+            recent = state.recent = deque()
+        cutoff = now - timedelta(minutes=1)
+        while recent and recent[0] <= cutoff:
+            recent.popleft()
+        if len(recent) >= lim.max_orders_per_minute:
+            raise RiskRejection(
+                RejectCode.RISK_ORDER_RATE,
+                f"{len(recent)} orders in the last minute; the limit is "
+                f"{lim.max_orders_per_minute} per minute",
+            )
+        recent.append(now)
+    breach = daily_loss_breach(state, portfolio)
+    if breach is not None:
+        state.halted = (RejectCode.RISK_DAILY_LOSS, breach)
+        raise RiskRejection(RejectCode.RISK_DAILY_LOSS, breach)
+    if lim.dry_run:
+        raise RiskRejection(
+            RejectCode.DRY_RUN, "dry run: the order passed every check and was not placed"
+        )
