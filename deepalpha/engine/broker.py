@@ -267,6 +267,29 @@ class PaperBroker:
         self._accept(order, inst, book)
         return order
 
+    def record_rejected(self, req: OrderRequest, code: RejectCode, reason: str) -> Order:
+        """Record an order that never reached validation (e.g. a scripted order with no bar)."""
+        now = self.clock.now()
+        market = Market.HK if req.symbol.endswith(".HK") else Market.CN
+        day = self.day[market] or now.astimezone(MARKET_TZ[market]).date()
+        order = Order(
+            self._new_order_id(),
+            req.trader_id,
+            req.symbol,
+            req.side,
+            req.type,
+            req.quantity,
+            req.limit_price,
+            now,
+            day,
+            req.source,
+            updated_at=now,
+        )
+        self.orders[order.id] = order
+        order.reject(code, reason, now)
+        self._publish_order(order)
+        return order
+
     def _validate(self, order: Order, inst: Instrument, book: TraderBook, now: datetime) -> None:
         qty, price = order.quantity, order.limit_price
         if not isinstance(qty, int) or isinstance(qty, bool):

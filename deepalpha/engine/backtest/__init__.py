@@ -1,0 +1,1 @@
+"""Backtests: the same broker and portfolio, driven by replayed bars and a simulated clock."""

@@ -1,0 +1,5 @@
+import sys
+
+from deepalpha.app.cli import main
+
+sys.exit(main())

@@ -1,0 +1,265 @@
+"""The ``deepalpha`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from deepalpha import __version__
+
+
+def _decimal_arg(text: str) -> Decimal:
+    try:
+        value = Decimal(text.replace(",", "").replace("_", ""))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _date_arg(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _param_arg(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: write parameters as name=value")
+    return key.strip(), value.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deepalpha",
+        description="A trading workstation for China A-shares and Hong Kong stocks. Without a "
+        "command it opens the workstation on the simulated market.",
+    )
+    parser.add_argument("--version", action="version", version=f"deepalpha {__version__}")
+    parser.add_argument("--seed", type=int, default=None, help="simulator seed")
+    parser.add_argument(
+        "--speed", type=float, default=None, help="simulated seconds per real second"
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    bt = sub.add_parser(
+        "backtest",
+        help="replay bar files through the paper broker",
+        description="Replay CSV bar files through the same broker and portfolio "
+        "as live trading, with a strategy or scripted orders.",
+    )
+    bt.add_argument(
+        "--data",
+        nargs="+",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="bar files (daily 'date' or intraday 'datetime' rows)",
+    )
+    bt.add_argument(
+        "--cash",
+        type=_decimal_arg,
+        required=True,
+        help="initial cash in each currency the data trades in (CNY, HKD)",
+    )
+    bt.add_argument("--start", type=_date_arg, help="first trading day (YYYY-MM-DD)")
+    bt.add_argument("--end", type=_date_arg, help="last trading day (YYYY-MM-DD)")
+    how = bt.add_mutually_exclusive_group(required=True)
+    how.add_argument("--strategy", help="a built-in strategy: sma_cross")
+    how.add_argument(
+        "--orders",
+        type=Path,
+        metavar="ORDERS.csv",
+        help="scripted orders: date|datetime,symbol,side,quantity,type,limit_price",
+    )
+    bt.add_argument(
+        "--param",
+        type=_param_arg,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="strategy parameter (repeatable)",
+    )
+    bt.add_argument("--json", type=Path, metavar="OUT.json", help="write the full report")
+    bt.add_argument(
+        "--instruments",
+        type=Path,
+        metavar="FILE",
+        help="more instruments (CSV: symbol,name,name_en,board_lot)",
+    )
+    bt.add_argument(
+        "--volume-unit",
+        choices=["auto", "shares", "lots"],
+        default="auto",
+        help="how the files count volume (auto: read it from 'amount')",
+    )
+    bt.add_argument(
+        "--participation",
+        type=_decimal_arg,
+        default=None,
+        help="largest share of a bar's volume an order may take (default 0.25)",
+    )
+    bt.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+class UserError(Exception):
+    """A problem with the user's input; printed as one clear line, exit status 2."""
+
+
+def _run_backtest(args: argparse.Namespace) -> int:
+    from rich.console import Console  # noqa: PLC0415 - keep `deepalpha --help` fast
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
+    from deepalpha.app.settings import Settings  # noqa: PLC0415
+    from deepalpha.engine.backtest.report import build_report  # noqa: PLC0415
+    from deepalpha.engine.backtest.runner import BacktestConfig, run_backtest  # noqa: PLC0415
+    from deepalpha.engine.backtest.scripted import OrdersFileError, load_orders  # noqa: PLC0415
+    from deepalpha.engine.backtest.strategies import (  # noqa: PLC0415
+        StrategyError,
+        build_strategy,
+    )
+    from deepalpha.engine.feeds.csv_replay import (  # noqa: PLC0415
+        BarFileError,
+        VolumeUnit,
+        load_bar_files,
+    )
+    from deepalpha.engine.markets.instruments import (  # noqa: PLC0415
+        InstrumentFileError,
+        InstrumentRegistry,
+    )
+
+    console = Console(stderr=True)
+    settings = Settings()
+    instruments = InstrumentRegistry.default()
+    try:
+        if args.instruments:
+            instruments.load_file(args.instruments)
+        strategy = build_strategy(args.strategy, dict(args.param)) if args.strategy else None
+        if args.param and not args.strategy:
+            raise UserError("--param applies to --strategy only")
+        scripted = load_orders(args.orders) if args.orders else ()
+        series = load_bar_files(args.data, instruments, VolumeUnit(args.volume_unit))
+    except (BarFileError, OrdersFileError, StrategyError, InstrumentFileError) as exc:
+        raise UserError(str(exc)) from None
+    if args.start and args.end and args.start > args.end:
+        raise UserError(f"--start {args.start} is after --end {args.end}")
+    config = BacktestConfig(
+        cash=args.cash,
+        start=args.start,
+        end=args.end,
+        fees=settings.fees.schedule(),
+        limit_rules=settings.rules.limits(),
+        participation=args.participation or settings.backtest.participation,
+        slippage_bps=settings.backtest.slippage_bps,
+        fx={"CNY": Decimal(1), "HKD": settings.market.hkd_cny},
+    )
+    names = ", ".join(s.symbol for s in series)
+    with Progress(
+        TextColumn("[bold]backtest[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} bars"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=args.quiet,
+    ) as progress:
+        task = progress.add_task(names[:60], total=sum(len(s.bars) for s in series))
+        result = run_backtest(
+            series,
+            config,
+            instruments,
+            strategy=strategy,
+            scripted=scripted,
+            progress=lambda done, _total: progress.update(task, completed=done),
+        )
+    report = build_report(result)
+    if result.bars == 0:
+        raise UserError("no bars between --start and --end")
+    _print_summary(report, Console())
+    if args.json:
+        try:
+            args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {args.json}: {exc.strerror}") from None
+        Console().print(f"report written to {args.json}")
+    return 0
+
+
+def _print_summary(report: dict[str, Any], console: Any) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    s = report["summary"]
+    table = Table(
+        title=f"Backtest · {s['strategy']} · {s['start']} → {s['end']}",
+        show_header=False,
+        title_justify="left",
+    )
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+
+    def pct(v: str | None) -> str:
+        return "—" if v is None else f"{Decimal(v) * 100:.2f} %"
+
+    rows = [
+        ("Bars / symbols", f"{s['bars']:,} / {s['symbols']}"),
+        ("Initial cash", f"{Decimal(s['initial_cash']):,.2f} {s['currency']}"),
+        ("Final equity", f"{Decimal(s['final_equity']):,.2f} {s['currency']}"),
+        ("Total return", pct(s["total_return"])),
+        ("Annualized return", pct(s["annualized_return"])),
+        ("Sharpe", "—" if s["sharpe"] is None else f"{Decimal(s['sharpe']):.2f}"),
+        ("Max drawdown", pct(s["max_drawdown"])),
+        ("Trades (fills) / round trips", f"{s['trades']:,} / {s['round_trips']:,}"),
+        ("Win rate", pct(s["win_rate"])),
+        ("Fees", f"{Decimal(s['fees_total']):,.2f} {s['currency']}"),
+        ("Turnover", "—" if s["turnover"] is None else f"{Decimal(s['turnover']):.2f}×"),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    rejected: dict[str, int] = {}
+    for o in report["orders"]:
+        if o["reject_code"]:
+            rejected[o["reject_code"]] = rejected.get(o["reject_code"], 0) + 1
+    if rejected:
+        table.add_row(
+            "Rejected / expired", ", ".join(f"{k} {v}" for k, v in sorted(rejected.items()))
+        )
+    console.print(table)
+
+
+def _run_workstation(args: argparse.Namespace) -> int:
+    from deepalpha.app.live_board import run_live_board  # noqa: PLC0415
+    from deepalpha.app.settings import Settings  # noqa: PLC0415
+
+    market = Settings().market
+    run_live_board(
+        seed=args.seed if args.seed is not None else market.simulator_seed,
+        speed=args.speed if args.speed is not None else market.simulator_speed,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "backtest":
+            return _run_backtest(args)
+        return _run_workstation(args)
+    except UserError as exc:
+        print(f"deepalpha: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Settings: defaults, then a TOML file in the platform config dir, then ``DEEPALPHA_*`` env.
+
+Secrets are not settings: they live in keyring (or the environment for headless use).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from deepalpha.engine.markets.fees import Commission, FeeSchedule
+from deepalpha.engine.markets.rules import ST_TEN_PERCENT_FROM, PriceLimitRules
+
+
+class FeeSettings(BaseModel):
+    """Broker commissions (the statutory items are dated rules in the engine)."""
+
+    cn_commission_rate: Decimal = Decimal("0.00025")
+    cn_commission_min: Decimal = Decimal("5")
+    hk_commission_rate: Decimal = Decimal("0.0003")
+    hk_commission_min: Decimal = Decimal("3")
+
+    def schedule(self) -> FeeSchedule:
+        return FeeSchedule(
+            cn=Commission(self.cn_commission_rate, self.cn_commission_min),
+            hk=Commission(self.hk_commission_rate, self.hk_commission_min),
+        )
+
+
+class RuleSettings(BaseModel):
+    # SSE/SZSE moved main-board ST stocks from ±5 % to ±10 % on this date.
+    st_ten_percent_from: date = ST_TEN_PERCENT_FROM
+
+    def limits(self) -> PriceLimitRules:
+        return PriceLimitRules(st_ten_percent_from=self.st_ten_percent_from)
+
+
+class BacktestSettings(BaseModel):
+    participation: Decimal = Field(Decimal("0.25"), gt=0, le=1)
+    slippage_bps: Decimal = Field(Decimal(0), ge=0)
+
+
+class MarketSettings(BaseModel):
+    hkd_cny: Decimal = Field(Decimal("0.92"), gt=0)  # CNY per HKD for the CNY total
+    simulator_seed: int = 7
+    simulator_speed: float = Field(60.0, gt=0)
+
+
+def config_file() -> Path:
+    env = os.environ.get("DEEPALPHA_CONFIG")
+    if env:
+        return Path(env)
+    from platformdirs import user_config_dir  # noqa: PLC0415
+
+    return Path(user_config_dir("deepalpha")) / "settings.toml"
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = config_file()
+        if not path.exists():
+            return {}
+        try:
+            return tomllib.loads(path.read_text("utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"{path}: {exc}") from None
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DEEPALPHA_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    fees: FeeSettings = FeeSettings()
+    rules: RuleSettings = RuleSettings()
+    backtest: BacktestSettings = BacktestSettings()
+    market: MarketSettings = MarketSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _TomlSource(settings_cls)

@@ -1,0 +1,132 @@
+"""The backtest report: summary metrics, orders, fills and the equity curve, money as text."""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+from typing import Any
+
+from deepalpha.engine.backtest.runner import BacktestResult
+from deepalpha.engine.markets.fees import FEE_ITEMS
+from deepalpha.engine.money import ZERO
+
+TRADING_DAYS_PER_YEAR = 252
+CENT = Decimal("0.01")
+RATIO = Decimal("0.000001")
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENT))
+
+
+def _ratio(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(RATIO))
+
+
+def metrics(result: BacktestResult) -> dict[str, Any]:
+    """Return, annualized return, Sharpe (daily, √252, no risk-free rate), max drawdown."""
+    curve = [s.equity for s in result.equity]
+    initial, final = result.initial_cash, result.final_equity
+    with localcontext() as ctx:
+        ctx.prec = 28
+        total_return = final / initial - 1 if initial else ZERO
+        days = len(curve)
+        annualized: Decimal | None = None
+        if days > 1 and initial > 0 and final > 0:
+            annualized = (final / initial) ** (Decimal(TRADING_DAYS_PER_YEAR) / days) - 1
+        returns = [b / a - 1 for a, b in zip([initial, *curve[:-1]], curve, strict=True) if a]
+        sharpe: Decimal | None = None
+        if len(returns) > 1:
+            mean = sum(returns, ZERO) / len(returns)
+            var = sum(((r - mean) ** 2 for r in returns), ZERO) / (len(returns) - 1)
+            if var > 0:
+                sharpe = mean / var.sqrt() * Decimal(TRADING_DAYS_PER_YEAR).sqrt()
+        peak, max_dd = initial, ZERO
+        for e in curve:
+            peak = max(peak, e)
+            if peak > 0:
+                max_dd = max(max_dd, (peak - e) / peak)
+        pf_fx = result.config.fx
+        traded = sum(
+            (f.amount * pf_fx[f.currency] / pf_fx[result.base_currency] for f in result.fills), ZERO
+        )
+        avg_equity = sum(curve, ZERO) / len(curve) if curve else initial
+        turnover = traded / avg_equity if avg_equity else ZERO
+    return {
+        "total_return": total_return,
+        "annualized_return": annualized,
+        "sharpe": sharpe,
+        "max_drawdown": max_dd,
+        "traded_value": traded,
+        "turnover": turnover,
+    }
+
+
+def build_report(result: BacktestResult) -> dict[str, Any]:
+    m = metrics(result)
+    curve = result.equity
+    summary = {
+        "start": curve[0].day.isoformat() if curve else None,
+        "end": curve[-1].day.isoformat() if curve else None,
+        "bars": result.bars,
+        "symbols": len(result.symbols),
+        "strategy": result.strategy,
+        "currency": result.base_currency,
+        "initial_cash": _money(result.initial_cash),
+        "final_equity": _money(result.final_equity),
+        "total_return": _ratio(m["total_return"]),
+        "annualized_return": _ratio(m["annualized_return"]),
+        "sharpe": _ratio(m["sharpe"]),
+        "max_drawdown": _ratio(m["max_drawdown"]),
+        "trades": len(result.fills),
+        "round_trips": result.round_trips,
+        "win_rate": _ratio(
+            Decimal(result.winning_trips) / result.round_trips if result.round_trips else None
+        ),
+        "fees_total": _money(result.fees_total),
+        "traded_value": _money(m["traded_value"]),
+        "turnover": _ratio(m["turnover"]),
+    }
+    orders = [
+        {
+            "id": o.id,
+            "time": o.created_at.isoformat(),
+            "symbol": o.symbol,
+            "side": o.side.value,
+            "type": o.type.value,
+            "quantity": o.quantity,
+            "limit_price": str(o.limit_price) if o.limit_price is not None else None,
+            "status": o.status.value,
+            "filled_quantity": o.filled_quantity,
+            "avg_price": str(o.avg_price.quantize(Decimal("0.0001")))
+            if o.avg_price is not None
+            else None,
+            "reject_code": o.reject_code.value if o.reject_code else None,
+            "reject_reason": o.reject_reason if o.reject_code else None,
+        }
+        for o in result.orders
+    ]
+    fills = [
+        {
+            "time": f.time.isoformat(),
+            "symbol": f.symbol,
+            "side": f.side.value,
+            "quantity": f.quantity,
+            "price": str(f.price),
+            "amount": str(f.amount),
+            "currency": f.currency,
+            "fees": {k: str(getattr(f.fees, k)) for k in FEE_ITEMS},
+            "fees_total": str(f.fees.total),
+            "realized_pnl": str(f.realized_pnl),
+        }
+        for f in result.fills
+    ]
+    equity = [
+        {
+            "date": s.day.isoformat(),
+            "cash": _money(s.cash),
+            "market_value": _money(s.market_value),
+            "equity": _money(s.equity),
+        }
+        for s in curve
+    ]
+    return {"summary": summary, "orders": orders, "fills": fills, "equity": equity}

@@ -1,0 +1,241 @@
+"""The backtest loop: replayed bars through the paper broker, as fast as the CPU allows.
+
+Per bar, in time order: a new trading day closes the previous one (day orders expire, equity is
+snapshotted) and rolls T+1; orders due on this bar are submitted (strategy signals from the
+symbol's previous bar, scripted orders of this date/time); the broker matches the bar; the
+strategy sees the bar's close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from deepalpha.engine.backtest.scripted import ScriptedOrder
+from deepalpha.engine.backtest.strategies import Strategy
+from deepalpha.engine.broker import BrokerSettings, PaperBroker
+from deepalpha.engine.clock import ManualClock
+from deepalpha.engine.feeds.csv_replay import BarSeries, merge
+from deepalpha.engine.ids import sequential
+from deepalpha.engine.marketdata import Bar
+from deepalpha.engine.markets.fees import FeeSchedule
+from deepalpha.engine.markets.instruments import InstrumentRegistry
+from deepalpha.engine.markets.rules import PriceLimitRules
+from deepalpha.engine.markets.sessions import MARKET_TZ
+from deepalpha.engine.markets.symbols import CURRENCY, Market
+from deepalpha.engine.orders import Fill, Order, OrderRequest, OrderType, RejectCode, Side
+from deepalpha.engine.portfolio import EquitySnapshot
+
+TRADER = "backtest"
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestConfig:
+    cash: Decimal  # initial cash in each currency the data trades in
+    start: date | None = None
+    end: date | None = None
+    fees: FeeSchedule = FeeSchedule()
+    limit_rules: PriceLimitRules = PriceLimitRules()
+    participation: Decimal = Decimal("0.25")
+    slippage_bps: Decimal = Decimal(0)
+    # CNY per unit of each currency; the report is in CNY when A-shares are in the data.
+    fx: dict[str, Decimal] = field(
+        default_factory=lambda: {"CNY": Decimal(1), "HKD": Decimal("0.92")}
+    )
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    config: BacktestConfig
+    strategy: str
+    base_currency: str
+    symbols: list[str]
+    bars: int
+    orders: list[Order]
+    fills: list[Fill]
+    equity: list[EquitySnapshot]
+    initial_cash: Decimal
+    final_equity: Decimal
+    fees_total: Decimal
+    round_trips: int
+    winning_trips: int
+
+
+class _Context:
+    """What a strategy may see and do; orders wait for the symbol's next bar."""
+
+    __slots__ = ("broker", "instruments", "portfolio", "queued")
+
+    def __init__(self, broker: PaperBroker) -> None:
+        self.broker = broker
+        self.instruments = broker.instruments
+        self.portfolio = broker.portfolio(TRADER)
+        self.queued: dict[str, list[OrderRequest]] = {}
+
+    def position(self, symbol: str) -> int:
+        pos = self.portfolio.positions.get(symbol)
+        return pos.quantity if pos is not None else 0
+
+    def has_open_order(self, symbol: str) -> bool:
+        return bool(self.broker.book.get(symbol)) or symbol in self.queued
+
+    def board_lot(self, symbol: str) -> int:
+        return self.instruments.get(symbol).board_lot
+
+    def order_next_bar(self, symbol: str, side: Side, quantity: int) -> None:
+        self.queued.setdefault(symbol, []).append(
+            OrderRequest(TRADER, symbol, side, quantity, OrderType.MARKET, source="strategy")
+        )
+
+
+def _fill_time(bar: Bar, intraday: bool) -> datetime:
+    """When a bar's fills happen: the continuous open for a daily bar, the label otherwise."""
+    if intraday:
+        return bar.time
+    return datetime.combine(bar.trading_day, time(9, 30), MARKET_TZ[_market(bar.symbol)])
+
+
+def _market(symbol: str) -> Market:
+    return Market.HK if symbol.endswith(".HK") else Market.CN
+
+
+def run_backtest(
+    series: Sequence[BarSeries],
+    config: BacktestConfig,
+    instruments: InstrumentRegistry,
+    *,
+    strategy: Strategy | None = None,
+    scripted: Sequence[ScriptedOrder] = (),
+    progress: ProgressFn | None = None,
+) -> BacktestResult:
+    if not series:
+        raise ValueError("no bars to replay")
+    markets = {s.instrument.market for s in series}
+    base = "CNY" if Market.CN in markets else "HKD"
+    first = min(s.bars[0].time for s in series if s.bars)
+    clock = ManualClock(first)
+    broker = PaperBroker(
+        instruments,
+        clock,
+        settings=BrokerSettings(
+            fees=config.fees,
+            limit_rules=config.limit_rules,
+            slippage_bps=config.slippage_bps,
+            participation=config.participation,
+            check_sessions=False,
+        ),
+        id_factory=sequential(),
+        fill_id_factory=sequential("F"),
+    )
+    broker.fills = []
+    book = broker.add_trader(TRADER, {CURRENCY[m]: config.cash for m in sorted(markets)})
+    pf = book.portfolio
+    pf.base_currency = base
+    pf.fx = dict(config.fx)
+    ctx = _Context(broker)
+    intraday = {s.symbol: s.intraday for s in series}
+
+    # Scripted orders wait for the bar of their date (daily) or time (intraday).
+    due: dict[tuple[str, date | datetime], list[ScriptedOrder]] = {}
+    for so in scripted:
+        due.setdefault((so.symbol, so.when), []).append(so)
+
+    total = sum(len(s.bars) for s in series)
+    step = max(1, total // 200)
+    done = 0
+    current_day: date | None = None
+    active: set[Market] = set()
+    queued = ctx.queued
+    on_bar = strategy.on_bar if strategy is not None else None
+    submit = broker.submit
+
+    def close_day(day: date) -> None:
+        clock.set(max(clock.now(), datetime.combine(day, time(16, 10), MARKET_TZ[Market.HK])))
+        for m in sorted(active):
+            broker.end_day(m, day)
+        active.clear()
+        broker.snapshot_equity(day)
+
+    for bar in merge(series, config.start, config.end):
+        day = bar.trading_day
+        symbol = bar.symbol
+        if day != current_day:
+            if current_day is not None:
+                close_day(current_day)
+            current_day = day
+        market = Market.HK if symbol.endswith(".HK") else Market.CN
+        if market not in active:
+            active.add(market)
+            clock.set(max(clock.now(), _fill_time(bar, False)))
+            broker.start_day(market, day)
+        clock.set(_fill_time(bar, intraday[symbol]))
+        waiting = queued.pop(symbol, None)
+        if due:
+            key = (symbol, bar.time.replace(tzinfo=None) if intraday[symbol] else day)
+            scripted_now = due.pop(key, None)
+            if scripted_now:
+                waiting = (waiting or []) + [
+                    OrderRequest(
+                        TRADER,
+                        so.symbol,
+                        so.side,
+                        so.quantity,
+                        so.type,
+                        so.limit_price,
+                        source="scripted",
+                    )
+                    for so in scripted_now
+                ]
+        if waiting:
+            if bar.pre_close is not None:
+                broker.set_reference(symbol, day, bar.pre_close, bar.status)
+            for req in waiting:
+                submit(req)
+        broker.on_bar(bar)
+        if on_bar is not None:
+            clock.set(bar.time)
+            on_bar(bar, ctx)
+        done += 1
+        if progress is not None and done % step == 0:
+            progress(done, total)
+    if current_day is not None:
+        close_day(current_day)
+    # Scripted orders that never met a bar: suspended, not a trading day, or outside the data.
+    for (symbol, when), items in sorted(due.items(), key=lambda kv: str(kv[0][1])):
+        for so in items:
+            broker.record_rejected(
+                OrderRequest(
+                    TRADER,
+                    so.symbol,
+                    so.side,
+                    so.quantity,
+                    so.type,
+                    so.limit_price,
+                    source="scripted",
+                ),
+                RejectCode.MARKET_CLOSED,
+                f"line {so.line}: no bar for {symbol} at {when} (suspended, not a trading day "
+                "or outside the data)",
+            )
+    if progress is not None:
+        progress(total, total)
+    fills = broker.fills or []
+    sells = [f for f in fills if f.side is Side.SELL]
+    return BacktestResult(
+        config=config,
+        strategy=strategy.name if strategy is not None else "orders",
+        base_currency=base,
+        symbols=[s.symbol for s in series],
+        bars=done,
+        orders=list(broker.orders.values()),
+        fills=fills,
+        equity=list(pf.snapshots),
+        initial_cash=pf.deposits_total(),
+        final_equity=pf.equity(),
+        fees_total=pf.fees_total(),
+        round_trips=len(sells),
+        winning_trips=sum(1 for f in sells if f.realized_pnl > 0),
+    )

@@ -1,0 +1,100 @@
+"""Scripted orders from a CSV file: each order is matched on the bar of its date or time.
+
+Columns: ``date`` or ``datetime``, ``symbol``, ``side`` (buy|sell), ``quantity``, ``type``
+(market|limit, default market), ``limit_price`` (limit orders).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from deepalpha.engine.markets.symbols import SymbolError, normalize
+from deepalpha.engine.orders import OrderType, Side
+
+
+class OrdersFileError(ValueError):
+    """A bad orders file: the message names the file, the line and the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedOrder:
+    line: int
+    when: date | datetime  # a date matches a daily bar; a naive datetime an intraday bar
+    symbol: str
+    side: Side
+    quantity: int
+    type: OrderType
+    limit_price: Decimal | None
+
+
+def load_orders(path: Path) -> list[ScriptedOrder]:
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise OrdersFileError(f"{path}: cannot open ({exc.strerror})") from None
+    out: list[ScriptedOrder] = []
+    with handle:
+        reader = csv.DictReader(handle)
+        fields = [f.strip().lower() for f in reader.fieldnames or []]
+        reader.fieldnames = fields
+        time_col = "datetime" if "datetime" in fields else "date" if "date" in fields else None
+        if time_col is None:
+            raise OrdersFileError(f"{path}:1: no 'date' or 'datetime' column")
+        missing = [c for c in ("symbol", "side", "quantity") if c not in fields]
+        if missing:
+            raise OrdersFileError(f"{path}:1: missing column(s) {', '.join(missing)}")
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            out.append(_parse(row, time_col, where, reader.line_num))
+    return out
+
+
+def _parse(row: dict[str, str], time_col: str, where: str, line: int) -> ScriptedOrder:
+    raw_time = (row.get(time_col) or "").strip()
+    try:
+        when: date | datetime
+        if time_col == "datetime":
+            when = datetime.fromisoformat(raw_time)
+            if when.tzinfo is not None:
+                when = when.replace(tzinfo=None)
+        else:
+            when = date.fromisoformat(raw_time)
+    except ValueError:
+        raise OrdersFileError(
+            f"{where}: {time_col} {raw_time!r} is not ISO (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
+        ) from None
+    try:
+        symbol = normalize(row.get("symbol") or "")
+    except SymbolError as exc:
+        raise OrdersFileError(f"{where}: {exc}") from None
+    side_text = (row.get("side") or "").strip().lower()
+    try:
+        side = Side(side_text)
+    except ValueError:
+        raise OrdersFileError(f"{where}: side {side_text!r} must be buy or sell") from None
+    qty_text = (row.get("quantity") or "").strip()
+    if not qty_text.isdigit():
+        raise OrdersFileError(f"{where}: quantity {qty_text!r} must be a whole number of shares")
+    type_text = (row.get("type") or "market").strip().lower() or "market"
+    try:
+        otype = OrderType(type_text)
+    except ValueError:
+        raise OrdersFileError(f"{where}: type {type_text!r} must be market or limit") from None
+    price_text = (row.get("limit_price") or "").strip()
+    price: Decimal | None = None
+    if otype is OrderType.LIMIT:
+        try:
+            price = Decimal(price_text)
+        except InvalidOperation:
+            raise OrdersFileError(
+                f"{where}: a limit order needs a limit_price, got {price_text!r}"
+            ) from None
+        if not price.is_finite() or price <= 0:
+            raise OrdersFileError(f"{where}: limit_price {price_text!r} must be positive")
+    elif price_text:
+        raise OrdersFileError(f"{where}: a market order takes no limit_price ({price_text})")
+    return ScriptedOrder(line, when, symbol, side, int(qty_text), otype, price)
