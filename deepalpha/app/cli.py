@@ -181,9 +181,9 @@ def _run_backtest(args: argparse.Namespace) -> int:
             scripted=scripted,
             progress=lambda done, _total: progress.update(task, completed=done),
         )
-    report = build_report(result)
     if result.bars == 0:
         raise UserError("no bars between --start and --end")
+    report = build_report(result)
     _print_summary(report, Console())
     if args.json:
         try:

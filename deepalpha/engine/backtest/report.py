@@ -33,7 +33,8 @@ def metrics(result: BacktestResult) -> dict[str, Any]:
         annualized: Decimal | None = None
         if days > 1 and initial > 0 and final > 0:
             annualized = (final / initial) ** (Decimal(TRADING_DAYS_PER_YEAR) / days) - 1
-        returns = [b / a - 1 for a, b in zip([initial, *curve[:-1]], curve, strict=True) if a]
+        previous = [initial, *curve[:-1]] if curve else []
+        returns = [b / a - 1 for a, b in zip(previous, curve, strict=True) if a]
         sharpe: Decimal | None = None
         if len(returns) > 1:
             mean = sum(returns, ZERO) / len(returns)

@@ -192,6 +192,9 @@ def run_backtest(
         if waiting:
             if bar.pre_close is not None:
                 broker.set_reference(symbol, day, bar.pre_close, bar.status)
+            state = broker.state(symbol)
+            if state.last is None:
+                state.last = bar.open  # the file's first bar: its open is the first price
             for req in waiting:
                 submit(req)
         broker.on_bar(bar)

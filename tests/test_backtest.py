@@ -1,0 +1,298 @@
+"""`deepalpha backtest`: sma_cross on every real file, the report, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from deepalpha.app.cli import main
+from deepalpha.engine.backtest.report import build_report
+from deepalpha.engine.backtest.runner import BacktestConfig, run_backtest
+from deepalpha.engine.backtest.strategies import SmaCross
+from deepalpha.engine.feeds.csv_replay import load_bar_files
+from deepalpha.engine.markets.fees import FEE_ITEMS
+from deepalpha.engine.markets.instruments import InstrumentRegistry
+
+REAL_FILES = sorted(
+    p.name for p in (Path(__file__).resolve().parents[2] / "shared" / "data" / "real").glob("*.csv")
+)
+
+
+def _backtest(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "report.json"
+    code = main(["backtest", "--quiet", "--cash", "10000000", *args, "--json", str(out)])
+    assert code == 0
+    return json.loads(out.read_text("utf-8"))
+
+
+@pytest.mark.parametrize("name", REAL_FILES)
+def test_sma_cross_runs_on_every_real_file(tmp_path: Path, real_data: Path, name: str) -> None:
+    report = _backtest(
+        tmp_path,
+        "--data",
+        str(real_data / name),
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=5",
+        "--param",
+        "slow=20",
+        "--param",
+        "qty=1000",
+    )
+    s = report["summary"]
+    assert s["bars"] > 0 and s["symbols"] == 1
+    fills, equity = report["fills"], report["equity"]
+    # The report reconciles: fees total = Σ fill fees = Σ of the seven items.
+    total = sum((Decimal(f["fees_total"]) for f in fills), Decimal(0))
+    assert Decimal(s["fees_total"]) == total
+    for f in fills:
+        assert set(f["fees"]) == set(FEE_ITEMS)
+        assert sum(Decimal(v) for v in f["fees"].values()) == Decimal(f["fees_total"])
+        assert Decimal(f["amount"]) == Decimal(f["price"]) * f["quantity"]
+    # Final equity = the last equity point; each point is cash + market value.
+    assert equity[-1]["equity"] == s["final_equity"]
+    for point in equity:
+        assert Decimal(point["cash"]) + Decimal(point["market_value"]) == Decimal(point["equity"])
+    assert s["trades"] == len(fills)
+    # Cash reconciles with fills: initial − Σ buys − fees + Σ sells = final cash.
+    cash = Decimal(s["initial_cash"])
+    for f in fills:
+        sign = -1 if f["side"] == "buy" else 1
+        cash += sign * Decimal(f["amount"]) - Decimal(f["fees_total"])
+    assert cash.quantize(Decimal("0.01")) == Decimal(equity[-1]["cash"])
+    for o in report["orders"]:
+        assert o["status"] in {"filled", "rejected", "expired"}
+        assert (o["reject_code"] is None) == (o["status"] == "filled")
+
+
+def test_moutai_sma_cross_figures(tmp_path: Path, real_data: Path) -> None:
+    """Pinned figures for 600519 (2001–2022): a change here is a change in the rules."""
+    s = _backtest(
+        tmp_path,
+        "--data",
+        str(real_data / "a_600519_daily.csv"),
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=5",
+        "--param",
+        "slow=20",
+        "--param",
+        "qty=1000",
+    )["summary"]
+    assert (s["start"], s["end"], s["bars"]) == ("2001-08-27", "2022-01-14", 4874)
+    assert s["final_equity"] == "11548691.45"
+    assert s["trades"] == 286
+    assert s["fees_total"] == "91278.55"
+
+
+def _bars(tmp_path: Path, closes: list[str], opens: list[str] | None = None) -> Path:
+    path = tmp_path / "bars.csv"
+    lines = ["date,code,open,high,low,close,volume"]
+    days = [
+        f"2024-03-{d:02d}"
+        for d in (4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 18, 19, 20, 21, 22, 25, 26, 27, 28, 29)
+    ]
+    for i, c in enumerate(closes):
+        o = opens[i] if opens else c
+        hi, lo = max(Decimal(o), Decimal(c)), min(Decimal(o), Decimal(c))
+        lines.append(f"{days[i]},600000,{o},{hi},{lo},{c},1000000")
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+def test_sma_cross_signals_at_close_and_trades_next_open(tmp_path: Path) -> None:
+    # fast=2, slow=3. Closes fall, then rise: SMA2 crosses above SMA3 at the close of bar 5
+    # (index 4) and the buy fills at bar 6's open; then they cross below at bar 9's close and
+    # the sell fills at bar 10's open.
+    closes = [
+        "10.00",
+        "9.90",
+        "9.80",
+        "9.70",
+        "10.20",
+        "10.60",
+        "10.80",
+        "10.40",
+        "9.60",
+        "9.50",
+        "9.40",
+    ]
+    opens = [
+        "10.00",
+        "9.95",
+        "9.85",
+        "9.75",
+        "9.90",
+        "10.30",
+        "10.70",
+        "10.70",
+        "10.30",
+        "9.55",
+        "9.45",
+    ]
+    registry = InstrumentRegistry.default()
+    series = load_bar_files([_bars(tmp_path, closes, opens)], registry)
+    result = run_backtest(
+        series,
+        BacktestConfig(cash=Decimal(1_000_000)),
+        registry,
+        strategy=SmaCross(fast=2, slow=3, qty=1050),
+    )
+    buy, sell = result.fills
+    assert (buy.side, buy.trading_day.isoformat(), buy.price, buy.quantity) == (
+        "buy",
+        "2024-03-11",
+        Decimal("10.30"),
+        1000,
+    )  # 1050 rounded down to the lot
+    assert (sell.side, sell.trading_day.isoformat(), sell.price, sell.quantity) == (
+        "sell",
+        "2024-03-15",
+        Decimal("9.55"),
+        1000,
+    )
+    report = build_report(result)
+    assert report["summary"]["round_trips"] == 1
+    assert report["summary"]["win_rate"] == "0.000000"
+    # Realized P&L net of fees = what the cash lost.
+    assert result.final_equity - result.initial_cash == sell.realized_pnl
+
+
+def test_ties_count_as_not_above(tmp_path: Path) -> None:
+    # Constant closes make SMA(fast) == SMA(slow): a difference of exactly 0 is "≤ 0", so the
+    # first rise above it is a cross (previous ≤ 0 < current) and buys.
+    closes = ["10.00"] * 6 + ["10.50", "10.60"]
+    registry = InstrumentRegistry.default()
+    series = load_bar_files([_bars(tmp_path, closes)], registry)
+    result = run_backtest(
+        series,
+        BacktestConfig(cash=Decimal(1_000_000)),
+        registry,
+        strategy=SmaCross(fast=2, slow=3, qty=100),
+    )
+    assert [f.trading_day.isoformat() for f in result.fills] == ["2024-03-13"]
+
+
+def test_start_and_end_limit_the_run(tmp_path: Path, real_data: Path) -> None:
+    s = _backtest(
+        tmp_path,
+        "--data",
+        str(real_data / "a_600519_daily.csv"),
+        "--start",
+        "2020-01-01",
+        "--end",
+        "2020-12-31",
+        "--strategy",
+        "sma_cross",
+    )["summary"]
+    assert s["start"] == "2020-01-02" and s["end"] == "2020-12-31"
+    assert s["bars"] == 243
+
+
+def test_mixed_markets_report_in_cny(tmp_path: Path, real_data: Path) -> None:
+    report = _backtest(
+        tmp_path,
+        "--data",
+        str(real_data / "a_600519_daily.csv"),
+        str(real_data / "hk_00700_daily.csv"),
+        "--start",
+        "2019-01-01",
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "qty=100",
+    )
+    s = report["summary"]
+    assert s["currency"] == "CNY" and s["symbols"] == 2
+    # 10,000,000 CNY + 10,000,000 HKD at the default 0.92 CNY per HKD.
+    assert s["initial_cash"] == "19200000.00"
+    assert {f["currency"] for f in report["fills"]} == {"CNY", "HKD"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "/nonexistent.csv", "--strategy", "sma_cross"], "cannot open"),
+        (
+            ["--data", "{real}/a_600519_daily.csv", "--strategy", "macd"],
+            "unknown strategy 'macd'; available: sma_cross",
+        ),
+        (
+            [
+                "--data",
+                "{real}/a_600519_daily.csv",
+                "--strategy",
+                "sma_cross",
+                "--param",
+                "fast=30",
+            ],
+            "sma_cross needs 0 < fast < slow, got fast=30 slow=20",
+        ),
+        (
+            [
+                "--data",
+                "{real}/a_600519_daily.csv",
+                "--strategy",
+                "sma_cross",
+                "--param",
+                "speed=3",
+            ],
+            "sma_cross has no parameter 'speed'",
+        ),
+        (
+            [
+                "--data",
+                "{real}/a_600519_daily.csv",
+                "--strategy",
+                "sma_cross",
+                "--start",
+                "2030-01-01",
+            ],
+            "no bars between --start and --end",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], real_data: Path, args: list[str], message: str
+) -> None:
+    args = [a.replace("{real}", str(real_data)) for a in args]
+    code = main(["backtest", "--quiet", "--cash", "1000000", *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_console_script_prints_summary(tmp_path: Path, real_data: Path) -> None:
+    exe = Path(sys.executable).with_name("deepalpha")
+    proc = subprocess.run(
+        [
+            str(exe),
+            "backtest",
+            "--data",
+            str(real_data / "a_600519_daily_2023-08.csv"),
+            "--cash",
+            "1000000",
+            "--strategy",
+            "sma_cross",
+            "--param",
+            "fast=2",
+            "--param",
+            "slow=5",
+            "--param",
+            "qty=100",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Final equity" in proc.stdout and "Sharpe" in proc.stdout
