@@ -8,7 +8,7 @@ One broker serves every trader. It never blocks and never awaits: feeds call ``o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -16,10 +16,12 @@ from deepalpha.engine.bus import EventBus
 from deepalpha.engine.clock import Clock
 from deepalpha.engine.events import (
     AccountEvent,
+    AccountState,
     EquityEvent,
     FillEvent,
     OrderEvent,
     PositionEvent,
+    PositionState,
     TraderHaltedEvent,
     TradingDayEvent,
 )
@@ -43,7 +45,7 @@ from deepalpha.engine.markets.rules import (
 )
 from deepalpha.engine.markets.sessions import MARKET_TZ, Phase, accepts_orders
 from deepalpha.engine.markets.symbols import Market, SymbolError
-from deepalpha.engine.money import ZERO, round_half_up
+from deepalpha.engine.money import ZERO
 from deepalpha.engine.orders import (
     Fill,
     Order,
@@ -53,7 +55,7 @@ from deepalpha.engine.orders import (
     RejectCode,
     Side,
 )
-from deepalpha.engine.portfolio import Portfolio
+from deepalpha.engine.portfolio import CashAccount, Portfolio, Position
 from deepalpha.engine.risk import (
     RiskLimits,
     RiskRejection,
@@ -64,6 +66,33 @@ from deepalpha.engine.risk import (
 )
 
 R = RejectCode
+
+
+def position_state(trader_id: str, pos: Position) -> PositionState:
+    return PositionState(
+        trader_id,
+        pos.symbol,
+        pos.currency,
+        pos.quantity,
+        pos.sellable,
+        pos.cost_basis,
+        pos.realized_pnl,
+        pos.fees_paid,
+        pos.last_price,
+        pos.opened_at,
+    )
+
+
+def account_state(trader_id: str, acct: CashAccount) -> AccountState:
+    return AccountState(
+        trader_id,
+        acct.currency,
+        acct.cash,
+        acct.frozen,
+        acct.deposits,
+        acct.realized_pnl,
+        acct.fees_paid,
+    )
 
 
 class Rejected(Exception):
@@ -80,13 +109,45 @@ class SymbolState:
     day: date | None = None
     pre_close: Decimal | None = None
     status: DayStatus = LISTED
-    limit_down: Decimal | None = None
-    limit_up: Decimal | None = None
     last: Decimal | None = None
     bid: Decimal | None = None
     ask: Decimal | None = None
     bid_size: int = 0
     ask_size: int = 0
+    # The price band is worked out from a new reference when it is first read, not when the
+    # reference is set: a backtest sets one per symbol and day and most days never need it.
+    band_due: tuple[PriceLimitRules, date, Decimal, DayStatus] | None = field(
+        default=None, repr=False
+    )
+    _limit_down: Decimal | None = None
+    _limit_up: Decimal | None = None
+
+    def _settle_band(self) -> None:
+        if self.band_due is not None:
+            rules, day, pre_close, status = self.band_due
+            self.band_due = None
+            band = rules.band(self.inst, day, pre_close, status)
+            self._limit_down, self._limit_up = band if band else (None, None)
+
+    @property
+    def limit_down(self) -> Decimal | None:
+        self._settle_band()
+        return self._limit_down
+
+    @limit_down.setter
+    def limit_down(self, value: Decimal | None) -> None:
+        self._settle_band()
+        self._limit_down = value
+
+    @property
+    def limit_up(self) -> Decimal | None:
+        self._settle_band()
+        return self._limit_up
+
+    @limit_up.setter
+    def limit_up(self, value: Decimal | None) -> None:
+        self._settle_band()
+        self._limit_up = value
 
 
 @dataclass(slots=True)
@@ -166,8 +227,7 @@ class PaperBroker:
         if st.day == day and st.pre_close == pre_close and st.status == status:
             return st
         st.day, st.pre_close, st.status = day, pre_close, status
-        band = self.settings.limit_rules.band(st.inst, day, pre_close, status)
-        st.limit_down, st.limit_up = band if band else (None, None)
+        st.band_due = (self.settings.limit_rules, day, pre_close, status)
         return st
 
     def set_phase(self, market: Market, phase: Phase) -> None:
@@ -185,7 +245,11 @@ class PaperBroker:
                 for pos in book.portfolio.held():
                     self._publish_position(book.trader_id, pos.symbol)
         if self.bus.wants(TradingDayEvent):
-            self.bus.publish(TradingDayEvent(market, day, started=True))
+            equity = tuple(
+                (b.trader_id, b.portfolio.day_start_equity or Decimal(0))
+                for b in self.traders.values()
+            )
+            self.bus.publish(TradingDayEvent(market, day, started=True, day_start_equity=equity))
 
     def end_day(self, market: Market, day: date) -> list[Order]:
         """The close: every open day order of the market expires, with why it did not fill."""
@@ -423,6 +487,10 @@ class PaperBroker:
         order.reject_reason = reason
         self._finish(order, OrderStatus.CANCELLED, self.clock.now())
         return order
+
+    def expire(self, order: Order) -> None:
+        """Expire an open order now (its code and reason set by the caller)."""
+        self._finish(order, OrderStatus.EXPIRED, self.clock.now())
 
     def cancel_all(self, trader_id: str | None = None) -> list[Order]:
         out = []
@@ -668,16 +736,19 @@ class PaperBroker:
                     )
                     return
         now = self.clock.now()
-        before = order.remaining
         order.filled_quantity += qty
         order.filled_amount += amount
         order.fees = order.fees + fees
         order.last_miss = None
         if not sell and order.frozen_cash:
+            # A fill is paid out of the cash frozen for the order, as far as it goes. Releasing
+            # a pro-rata share instead would let available cash go negative whenever a fill
+            # costs more than its share (the ¥5 minimum on a first small fill, a market order
+            # filling above the price it froze at); the budget check above covers the rest.
             if order.remaining == 0:
                 release = order.frozen_cash
             else:
-                release = min(order.frozen_cash, round_half_up(order.frozen_cash * qty / before))
+                release = min(order.frozen_cash, amount + fees.total)
             pf.release_cash(inst.currency, release)
             order.frozen_cash -= release
         fill = Fill(
@@ -721,7 +792,14 @@ class PaperBroker:
             self._publish_account(book, inst.currency)
         bus = self.bus
         if bus.wants(FillEvent):
-            bus.publish(FillEvent(fill))
+            bus.publish(
+                FillEvent(
+                    fill,
+                    order.snapshot(),
+                    position_state(order.trader_id, pf.position(order.symbol)),
+                    account_state(order.trader_id, pf.account(inst.currency)),
+                )
+            )
         self._publish_position(order.trader_id, order.symbol)
         breach = daily_loss_breach(book.risk, pf)
         if breach is not None and book.risk.halted is None:
@@ -748,13 +826,9 @@ class PaperBroker:
     def _publish_account(self, book: TraderBook, currency: str) -> None:
         if self.bus.wants(AccountEvent):
             acct = book.portfolio.account(currency)
-            self.bus.publish(AccountEvent(book.trader_id, currency, acct.cash, acct.frozen))
+            self.bus.publish(AccountEvent(account_state(book.trader_id, acct)))
 
     def _publish_position(self, trader_id: str, symbol: str) -> None:
         if self.bus.wants(PositionEvent):
             pos = self.traders[trader_id].portfolio.position(symbol)
-            self.bus.publish(
-                PositionEvent(
-                    trader_id, symbol, pos.quantity, pos.sellable, pos.cost_basis, pos.realized_pnl
-                )
-            )
+            self.bus.publish(PositionEvent(position_state(trader_id, pos)))

@@ -34,26 +34,50 @@ class OrderEvent(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class FillEvent(Event):
-    fill: Fill
+class PositionState:
+    """A position as it stands after a change (what storage keeps)."""
 
-
-@dataclass(frozen=True, slots=True)
-class PositionEvent(Event):
     trader_id: str
     symbol: str
+    currency: str
     quantity: int
     sellable: int
     cost_basis: Decimal
     realized_pnl: Decimal
+    fees_paid: Decimal
+    last_price: Decimal | None
+    opened_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
-class AccountEvent(Event):
+class AccountState:
     trader_id: str
     currency: str
     cash: Decimal
     frozen: Decimal
+    deposits: Decimal
+    realized_pnl: Decimal
+    fees_paid: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent(Event):
+    """A fill with everything it changed, so storage can write it as one transaction."""
+
+    fill: Fill
+    order: Order  # a snapshot after the fill
+    position: PositionState
+    account: AccountState
+
+
+@dataclass(frozen=True, slots=True)
+class PositionEvent(Event):
+    position: PositionState
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent(Event):
+    account: AccountState
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +95,8 @@ class TradingDayEvent(Event):
     market: Market
     day: date
     started: bool
+    # Each trader's equity as the day began (the daily-loss kill switch measures from it).
+    day_start_equity: tuple[tuple[str, Decimal], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ and are skipped. Volume is in shares unless the caller says lots, or ``auto`` fi
 from __future__ import annotations
 
 import csv
-import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -303,18 +302,28 @@ def load_bar_files(
 def merge(
     series: Iterable[BarSeries], start: date | None = None, end: date | None = None
 ) -> Iterator[Bar]:
-    """All bars of all series in time order (ties: in series order)."""
+    """All bars of all series in time order (ties: in series order).
 
-    def gen(idx: int, s: BarSeries) -> Iterator[tuple[datetime, int, Bar]]:
+    Bars are bucketed by their time rather than heap-merged: a universe of daily series shares
+    one label per day, so this costs a dict append per bar and a sort of the distinct times.
+    Appending series by series keeps the bars of one moment in series order. Aware times of
+    different zones that name the same instant share a bucket, as they compare equal.
+    """
+    at: dict[datetime, list[Bar]] = {}
+    for s in series:
         for bar in s.bars:
-            if start is not None and bar.trading_day < start:
+            day = bar.trading_day
+            if start is not None and day < start:
                 continue
-            if end is not None and bar.trading_day > end:
+            if end is not None and day > end:
                 break
-            yield bar.time, idx, bar
-
-    for _, _, bar in heapq.merge(*(gen(i, s) for i, s in enumerate(series))):
-        yield bar
+            bucket = at.get(bar.time)
+            if bucket is None:
+                at[bar.time] = [bar]
+            else:
+                bucket.append(bar)
+    for moment in sorted(at):
+        yield from at[moment]
 
 
 def market_of_series(s: BarSeries) -> Market:
