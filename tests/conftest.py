@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,15 @@ def _isolated_dirs(
     cache = tmp_path_factory.getbasetemp() / "cache"
     monkeypatch.setenv("DEEPALPHA_CACHE_DIR", str(cache))
     monkeypatch.setenv("DEEPALPHA_CONFIG", str(tmp_path_factory.getbasetemp() / "none.toml"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each storage test runs on SQLite and on the local Postgres."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'deepalpha.db'}"
+        return
+    from tests.db import postgres_database
+
+    with postgres_database() as url:
+        yield url

@@ -40,6 +40,7 @@ def _param_arg(text: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deepalpha",
+        allow_abbrev=False,
         description="A trading workstation for China A-shares and Hong Kong stocks. Without a "
         "command it opens the workstation on the simulated market.",
     )
@@ -48,7 +49,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--speed", type=float, default=None, help="simulated seconds per real second"
     )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of the database, settings and backups "
+        "(default: DEEPALPHA_DATA_DIR or the platform data directory)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="postgresql+asyncpg://… instead of the local SQLite file "
+        "(default: DEEPALPHA_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="run the engine headless (no TUI) until SIGTERM or Ctrl+C",
+    )
     sub = parser.add_subparsers(dest="command")
+
+    db = sub.add_parser("db", help="database schema: upgrade, current, history")
+    db.add_argument("action", choices=["upgrade", "current", "history"])
+
+    from deepalpha.app import backup_cli  # noqa: PLC0415 - light: argparse only
+
+    backup_cli.add_parser(sub)
 
     bt = sub.add_parser(
         "backtest",
@@ -235,6 +263,84 @@ def _print_summary(report: dict[str, Any], console: Any) -> None:
     console.print(table)
 
 
+def _run_db(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from deepalpha.app import paths  # noqa: PLC0415
+    from deepalpha.storage.database import (  # noqa: PLC0415
+        DatabaseError,
+        create_engine,
+        resolve,
+    )
+    from deepalpha.storage.migrate import (  # noqa: PLC0415
+        SchemaError,
+        current_revision,
+        head_revision,
+        history,
+        upgrade,
+    )
+
+    if args.action == "history":
+        for rev in history():
+            print(
+                f"{rev.revision}  {rev.message.splitlines()[0] if rev.message else ''}"
+                f"{'  (head)' if rev.revision == head_revision() else ''}"
+            )
+        return 0
+
+    async def go() -> int:
+        target = resolve(args.database_url, paths.data_dir(args.data_dir))
+        engine = create_engine(target)
+        try:
+            if args.action == "upgrade":
+                before = await current_revision(engine)
+                after = await upgrade(engine)
+                print(
+                    f"{target.display}: {before or 'empty'} → {after}"
+                    if before != after
+                    else f"{target.display}: already at {after}"
+                )
+            else:
+                rev = await current_revision(engine)
+                state = "head" if rev == head_revision() else f"behind head {head_revision()}"
+                print(
+                    f"{target.display}: {rev or 'empty (no schema yet)'}"
+                    f"{f' ({state})' if rev else ''}"
+                )
+        except SchemaError as exc:
+            raise UserError(f"{target.display}: {exc}") from None
+        finally:
+            await engine.dispose()
+        return 0
+
+    try:
+        return asyncio.run(go())
+    except DatabaseError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from deepalpha.app import paths  # noqa: PLC0415
+    from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
+    from deepalpha.app.runtime import RuntimeOptions  # noqa: PLC0415
+    from deepalpha.app.serve import serve, setup_logging  # noqa: PLC0415
+    from deepalpha.storage.database import DatabaseError  # noqa: PLC0415
+
+    setup_logging()
+    options = RuntimeOptions(
+        data_dir=paths.data_dir(args.data_dir),
+        database_url=args.database_url,
+        seed=args.seed,
+        speed=args.speed,
+    )
+    try:
+        return asyncio.run(serve(options))
+    except (DatabaseError, DataDirBusy) as exc:
+        raise UserError(str(exc)) from None
+
+
 def _run_workstation(args: argparse.Namespace) -> int:
     from deepalpha.app.live_board import run_live_board  # noqa: PLC0415
     from deepalpha.app.settings import Settings  # noqa: PLC0415
@@ -253,6 +359,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "backtest":
             return _run_backtest(args)
+        if args.command == "db":
+            return _run_db(args)
+        if args.command == "backup":
+            from deepalpha.app import backup_cli  # noqa: PLC0415
+
+            return backup_cli.run(args)
+        if args.serve:
+            return _run_serve(args)
         return _run_workstation(args)
     except UserError as exc:
         print(f"deepalpha: error: {exc}", file=sys.stderr)

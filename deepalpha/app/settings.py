@@ -47,19 +47,36 @@ class BacktestSettings(BaseModel):
     slippage_bps: Decimal = Field(Decimal(0), ge=0)
 
 
+class StorageSettings(BaseModel):
+    auto_backup: bool = True  # a daily backup while the app runs
+    keep_daily: int = Field(7, ge=0)
+    keep_weekly: int = Field(4, ge=0)
+
+
 class MarketSettings(BaseModel):
     hkd_cny: Decimal = Field(Decimal("0.92"), gt=0)  # CNY per HKD for the CNY total
     simulator_seed: int = 7
     simulator_speed: float = Field(60.0, gt=0)
 
 
+_config_path: Path | None = None
+
+
+def use_settings_file(path: Path) -> None:
+    """Read settings from ``path`` (the data directory's settings.toml) from now on."""
+    global _config_path
+    _config_path = path
+
+
 def config_file() -> Path:
     env = os.environ.get("DEEPALPHA_CONFIG")
     if env:
         return Path(env)
-    from platformdirs import user_config_dir  # noqa: PLC0415
+    if _config_path is not None:
+        return _config_path
+    from deepalpha.app.paths import data_dir, settings_file  # noqa: PLC0415
 
-    return Path(user_config_dir("deepalpha")) / "settings.toml"
+    return settings_file(data_dir())
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -89,6 +106,7 @@ class Settings(BaseSettings):
     rules: RuleSettings = RuleSettings()
     backtest: BacktestSettings = BacktestSettings()
     market: MarketSettings = MarketSettings()
+    storage: StorageSettings = StorageSettings()
 
     @classmethod
     def settings_customise_sources(

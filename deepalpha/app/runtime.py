@@ -1,0 +1,272 @@
+"""The running engine on the embedded default: the store, the simulated market, the broker, the
+demo traders and the writer that persists them. The TUI and ``--serve`` both run this."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+from deepalpha.app import paths
+from deepalpha.app.lock import DataDirLock
+from deepalpha.app.settings import Settings, use_settings_file
+from deepalpha.engine.backtest.strategies import SmaCross
+from deepalpha.engine.broker import BrokerSettings, PaperBroker
+from deepalpha.engine.bus import EventBus
+from deepalpha.engine.events import AccountState, Event, NotificationEvent
+from deepalpha.engine.feeds.simulator import SimulatedMarket
+from deepalpha.engine.markets.calendar import calendar_for
+from deepalpha.engine.markets.instruments import InstrumentRegistry
+from deepalpha.engine.markets.sessions import SHANGHAI
+from deepalpha.engine.markets.symbols import Market
+from deepalpha.engine.orders import Order, OrderRequest
+from deepalpha.engine.persistence import EventWriter, StoredState, catch_up, restore
+from deepalpha.engine.risk import RiskLimits
+from deepalpha.engine.strategy_trader import StrategyTrader
+from deepalpha.engine.traders import TraderConfig, TraderKind
+from deepalpha.storage.connect import open_store
+from deepalpha.storage.repository import SqlStore
+
+log = logging.getLogger("deepalpha")
+
+ZERO = Decimal(0)
+DEMO_CASH = {"CNY": Decimal(1_000_000), "HKD": Decimal(1_000_000)}
+YOU = "you"
+SMA_BOT = "sma-bot"
+SMA_SYMBOLS = ["600519.SH", "300750.SZ", "688981.SH", "00700.HK", "09988.HK", "01810.HK"]
+
+
+def demo_traders() -> list[TraderConfig]:
+    return [
+        TraderConfig(YOU, "You", TraderKind.DISCRETIONARY, limits=RiskLimits(max_open_orders=200)),
+        TraderConfig(
+            SMA_BOT,
+            "SMA Bot",
+            TraderKind.STRATEGY,
+            limits=RiskLimits(
+                max_order_value=Decimal(300_000), max_open_orders=20, max_daily_loss=Decimal(50_000)
+            ),
+            settings={
+                "strategy": "sma_cross",
+                "fast": 5,
+                "slow": 20,
+                "qty": 200,
+                "bar_seconds": 300,
+                "symbols": SMA_SYMBOLS,
+            },
+        ),
+    ]
+
+
+@dataclass(slots=True)
+class RuntimeOptions:
+    data_dir: Path
+    database_url: str | None = None
+    seed: int | None = None
+    speed: float | None = None
+    demo: bool = True
+    auto_backup: bool | None = None
+    tick_interval: float = 0.1
+
+
+@dataclass(slots=True)
+class Runtime:
+    options: RuntimeOptions
+    settings: Settings = field(init=False)
+    store: SqlStore = field(init=False)
+    bus: EventBus = field(init=False)
+    broker: PaperBroker = field(init=False)
+    market: SimulatedMarket = field(init=False)
+    writer: EventWriter = field(init=False)
+    traders: dict[str, TraderConfig] = field(default_factory=dict)
+    strategy_traders: dict[str, StrategyTrader] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _lock: DataDirLock | None = None
+    started: bool = False
+
+    @property
+    def data_dir(self) -> Path:
+        return self.options.data_dir
+
+    async def start(self) -> None:
+        opts = self.options
+        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = DataDirLock(opts.data_dir)
+        self._lock.acquire()
+        try:
+            await self._start()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    async def _start(self) -> None:
+        opts = self.options
+        use_settings_file(paths.settings_file(opts.data_dir))
+        self.settings = Settings()
+        self.store = await open_store(opts.database_url, opts.data_dir)
+        instruments = InstrumentRegistry.default()
+        state = await self.store.load_state()
+        if not state.traders and opts.demo:
+            state = await self._create_demo()
+        self.bus = EventBus()
+        self.market = self._market(instruments, None)
+        resume = self._resume_time(state, self.market.now())
+        if resume > self.market.now():
+            self.market = self._market(instruments, resume)
+        self.broker = PaperBroker(
+            instruments,
+            self.market,
+            self.bus,
+            BrokerSettings(
+                fees=self.settings.fees.schedule(), limit_rules=self.settings.rules.limits()
+            ),
+        )
+        self.writer = EventWriter(self.bus, self.store)
+        self.writer.start()  # before the catch-up, so what it expires is persisted
+        restore(self.broker, state)
+        for pf in (b.portfolio for b in self.broker.traders.values()):
+            pf.fx = {"CNY": Decimal(1), "HKD": self.settings.market.hkd_cny}
+        self.traders = {t.id: t for t in state.traders}
+        start_day = self.market.now().date()
+        expired = catch_up(
+            self.broker, {m: calendar_for(m) for m in Market}, {m: start_day for m in Market}
+        )
+        for market, orders in expired.items():
+            log.info(
+                "expired %d day orders of %s left open when DeepAlpha stopped",
+                len(orders),
+                market.value,
+            )
+        await self.writer.flush()
+        for trader in state.traders:
+            if trader.kind is TraderKind.STRATEGY:
+                self._attach_strategy(trader)
+        self._tasks.append(
+            asyncio.create_task(
+                self.market.run(self.broker, self.bus, tick_interval=opts.tick_interval),
+                name="simulated-market",
+            )
+        )
+        self._tasks.append(asyncio.create_task(self._kill_switch_loop(), name="kill-switch"))
+        auto = (
+            opts.auto_backup if opts.auto_backup is not None else self.settings.storage.auto_backup
+        )
+        if auto and self.store.target is not None and self.store.target.is_sqlite:
+            self._tasks.append(asyncio.create_task(self._auto_backup_loop(), name="auto-backup"))
+        self.started = True
+        log.info(
+            "engine ready: %d traders, %d open orders, database %s, %s at %s",
+            len(self.traders),
+            sum(1 for _ in self.broker.open_orders()),
+            self.store.target.display if self.store.target else "?",
+            self.market.label.lower(),
+            self.market.now().isoformat(timespec="seconds"),
+        )
+
+    def _market(self, instruments: InstrumentRegistry, start: datetime | None) -> SimulatedMarket:
+        opts, market = self.options, self.settings.market
+        return SimulatedMarket(
+            seed=opts.seed if opts.seed is not None else market.simulator_seed,
+            speed=opts.speed if opts.speed is not None else market.simulator_speed,
+            start=start,
+            instruments=instruments,
+            limit_rules=self.settings.rules.limits(),
+        )
+
+    @staticmethod
+    def _resume_time(state: StoredState, default: datetime) -> datetime:
+        """Simulated days run faster than real ones: resume after the last day already played
+        rather than replay it."""
+        if not state.last_days:
+            return default
+        last = max(state.last_days.values())
+        if default.date() > last:
+            return default
+        nxt = calendar_for(Market.CN).next_trading_day(last)
+        return datetime.combine(nxt, time(8, 55), SHANGHAI)
+
+    async def _create_demo(self) -> StoredState:
+        traders = demo_traders()
+        for trader in traders:
+            await self.store.save_trader(trader)
+            for currency, amount in DEMO_CASH.items():
+                await self.store.save_account(
+                    AccountState(trader.id, currency, amount, ZERO, amount, ZERO, ZERO)
+                )
+        await self.store.save_instruments(InstrumentRegistry.default())
+        await self.store.audit("system", "first_run", None, {"traders": [t.id for t in traders]})
+        log.info("first run: created demo traders %s", ", ".join(t.name for t in traders))
+        return await self.store.load_state()
+
+    def _attach_strategy(self, trader: TraderConfig) -> None:
+        s = trader.settings
+        strategy = SmaCross(int(s.get("fast", 5)), int(s.get("slow", 20)), int(s.get("qty", 100)))
+        runner = StrategyTrader(
+            trader.id,
+            strategy,
+            list(s.get("symbols", SMA_SYMBOLS)),
+            self.broker,
+            bar_seconds=int(s.get("bar_seconds", 300)),
+        )
+        runner.running = trader.running
+        runner.attach(self.bus)
+        self.strategy_traders[trader.id] = runner
+
+    async def _kill_switch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.broker.check_kill_switches()
+
+    async def _auto_backup_loop(self) -> None:
+        from deepalpha.sync.backup import auto_backup  # noqa: PLC0415
+
+        while True:
+            try:
+                made = await auto_backup(self)
+                if made is not None:
+                    log.info("daily backup written: %s", made)
+            except Exception as exc:  # a failed backup must never stop trading
+                log.error("daily backup failed: %s", exc)
+                self.bus.publish(NotificationEvent("error", f"daily backup failed: {exc}"))
+            await asyncio.sleep(3600)
+
+    # --- commands -----------------------------------------------------------------------
+    async def place_order(self, req: OrderRequest) -> Order:
+        """Place an order and return once it is durable (the acknowledgement)."""
+        order = self.broker.submit(req)
+        await self.writer.flush()
+        return order
+
+    async def cancel_order(self, order_id: str) -> Order:
+        order = self.broker.cancel(order_id)
+        await self.writer.flush()
+        return order
+
+    async def cancel_all(self, trader_id: str | None = None) -> list[Order]:
+        orders = self.broker.cancel_all(trader_id)
+        await self.writer.flush()
+        return orders
+
+    def publish(self, event: Event) -> None:
+        self.bus.publish(event)
+
+    async def stop(self) -> None:
+        """Stop cleanly: the feed stops, open work is persisted, the database is closed."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self.started:
+            await self.writer.stop()
+            await self.store.close()
+            self.started = False
+            log.info("engine stopped; everything persisted")
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

@@ -1,0 +1,133 @@
+"""``deepalpha --serve``: the engine without the TUI, until SIGTERM or SIGINT.
+
+The HTTP/WebSocket API will join this mode; for now it logs what it does (JSON lines).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from datetime import UTC, datetime
+
+from deepalpha.app.runtime import Runtime, RuntimeOptions
+from deepalpha.engine.events import (
+    FillEvent,
+    NotificationEvent,
+    OrderEvent,
+    SessionEvent,
+    TraderHaltedEvent,
+)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        extra = getattr(record, "fields", None)
+        if isinstance(extra, dict):
+            entry.update(extra)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _log_activity(runtime: Runtime) -> None:
+    log = logging.getLogger("deepalpha.activity")
+
+    def order(e: OrderEvent) -> None:
+        o = e.order
+        log.info(
+            "order %s %s",
+            o.id,
+            o.status.value,
+            extra={
+                "fields": {
+                    "trader": o.trader_id,
+                    "symbol": o.symbol,
+                    "side": o.side.value,
+                    "quantity": o.quantity,
+                    "status": o.status.value,
+                    "reject_code": o.reject_code.value if o.reject_code else None,
+                }
+            },
+        )
+
+    def fill(e: FillEvent) -> None:
+        f = e.fill
+        log.info(
+            "fill %s %s %d @ %s",
+            f.symbol,
+            f.side.value,
+            f.quantity,
+            f.price,
+            extra={
+                "fields": {
+                    "trader": f.trader_id,
+                    "order": f.order_id,
+                    "amount": str(f.amount),
+                    "fees": str(f.fees.total),
+                }
+            },
+        )
+
+    def session(e: SessionEvent) -> None:
+        log.info(
+            "%s market %s%s",
+            e.market.value,
+            e.phase.value,
+            " (simulated)" if e.simulated else "",
+            extra={"fields": {"market_time": e.time.isoformat()}},
+        )
+
+    def halted(e: TraderHaltedEvent) -> None:
+        log.warning("trader %s halted: %s", e.trader_id, e.reason)
+
+    def note(e: NotificationEvent) -> None:
+        log.log(logging.ERROR if e.severity == "error" else logging.INFO, e.message)
+
+    bus = runtime.bus
+    bus.on(OrderEvent, order)
+    bus.on(FillEvent, fill)
+    bus.on(SessionEvent, session)
+    bus.on(TraderHaltedEvent, halted)
+    bus.on(NotificationEvent, note)
+
+
+async def serve(options: RuntimeOptions, *, ready: asyncio.Event | None = None) -> int:
+    log = logging.getLogger("deepalpha")
+    runtime = Runtime(options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await runtime.start()
+        _log_activity(runtime)
+        log.info(
+            "serving headless; stop with SIGTERM or Ctrl+C",
+            extra={"fields": {"data_dir": str(options.data_dir)}},
+        )
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("stopping: persisting open work")
+    finally:
+        await runtime.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    return 0
