@@ -342,14 +342,22 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def _run_workstation(args: argparse.Namespace) -> int:
+    from deepalpha.app import paths  # noqa: PLC0415
     from deepalpha.app.live_board import run_live_board  # noqa: PLC0415
-    from deepalpha.app.settings import Settings  # noqa: PLC0415
+    from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
+    from deepalpha.app.runtime import RuntimeOptions  # noqa: PLC0415
+    from deepalpha.storage.database import DatabaseError  # noqa: PLC0415
 
-    market = Settings().market
-    run_live_board(
-        seed=args.seed if args.seed is not None else market.simulator_seed,
-        speed=args.speed if args.speed is not None else market.simulator_speed,
+    options = RuntimeOptions(
+        data_dir=paths.data_dir(args.data_dir),
+        database_url=args.database_url,
+        seed=args.seed,
+        speed=args.speed,
     )
+    try:
+        run_live_board(options)
+    except (DatabaseError, DataDirBusy) as exc:
+        raise UserError(str(exc)) from None
     return 0
 
 

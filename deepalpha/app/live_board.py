@@ -8,7 +8,6 @@ convention: red is up, green is down.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from decimal import Decimal
 
 from rich import box
@@ -18,16 +17,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from deepalpha.engine.broker import PaperBroker
-from deepalpha.engine.bus import EventBus
+from deepalpha.app.runtime import Runtime, RuntimeOptions
 from deepalpha.engine.feeds.simulator import SimulatedMarket
 from deepalpha.engine.marketdata import Quote
 from deepalpha.engine.markets.sessions import Phase
 from deepalpha.engine.markets.symbols import Market
 
 REFRESH_SECONDS = 0.25
-TRADER_ID = "you"
-STARTING_CASH = {"CNY": Decimal(1_000_000), "HKD": Decimal(1_000_000)}
 UP, DOWN, FLAT = "red", "green", "white"  # 红涨绿跌
 
 _PHASE_TEXT = {
@@ -81,7 +77,7 @@ def _banner(sim: SimulatedMarket) -> Panel:
     return Panel(Group(line, phases), border_style="red", padding=(0, 1))
 
 
-def _board(sim: SimulatedMarket) -> Table:
+def _board(sim: SimulatedMarket, rows: int | None = None) -> Table:
     table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False)
     table.add_column("Code", no_wrap=True)
     table.add_column("Name", no_wrap=True, max_width=12)
@@ -92,7 +88,10 @@ def _board(sim: SimulatedMarket) -> Table:
     table.add_column("Volume", justify="right")
     table.add_column("", no_wrap=True)
     previous_market: Market | None = None
-    for inst in sim.universe():
+    universe = sim.universe()
+    if rows is not None and rows < len(universe):
+        universe = universe[:rows]
+    for inst in universe:
         if previous_market is not None and inst.market is not previous_market:
             table.add_section()
         previous_market = inst.market
@@ -116,49 +115,60 @@ def _board(sim: SimulatedMarket) -> Table:
     return table
 
 
-def _account(broker: PaperBroker) -> Text:
-    pf = broker.portfolio(TRADER_ID)
-    cash = "  ".join(f"{c} {a.cash:,.2f}" for c, a in sorted(pf.accounts.items()))
-    return Text.assemble(
-        ("Paper trader ", "dim"),
-        (TRADER_ID, "bold"),
-        ("  cash ", "dim"),
-        cash,
-        ("   Ctrl+C to quit", "dim"),
-    )
+def _accounts(runtime: Runtime) -> Text:
+    out = Text()
+    for trader in runtime.traders.values():
+        pf = runtime.broker.portfolio(trader.id)
+        equity = pf.equity()
+        deposits = pf.deposits_total()
+        change = (equity / deposits - 1) * 100 if deposits else Decimal(0)
+        out.append(f"{trader.name:<10}", style="bold")
+        out.append(f" equity ¥{equity:,.2f} ", style="")
+        out.append(f"{change:+.2f}%", style=_direction_style(change))
+        held = len(pf.held())
+        open_orders = sum(1 for _ in runtime.broker.open_orders(trader.id))
+        out.append(f"   {held} positions, {open_orders} open orders\n", style="dim")
+    out.append(f"data: {runtime.data_dir}   Ctrl+C to quit", style="dim")
+    return out
 
 
-def render(sim: SimulatedMarket, broker: PaperBroker) -> RenderableType:
-    return Group(_banner(sim), _board(sim), _account(broker))
+def render(runtime: Runtime, rows: int | None = None) -> RenderableType:
+    sim = runtime.market
+    return Group(_banner(sim), _board(sim, rows), _accounts(runtime))
 
 
-async def _play(seed: int, speed: float, duration: float | None, console: Console) -> None:
-    sim = SimulatedMarket(seed=seed, speed=speed)
-    bus = EventBus()
-    broker = PaperBroker(sim.instruments, sim, bus)
-    broker.add_trader(TRADER_ID, cash=dict(STARTING_CASH))
-    feed = asyncio.create_task(sim.run(broker, bus))
+async def _play(options: RuntimeOptions, duration: float | None, console: Console) -> None:
+    runtime = Runtime(options)
+    await runtime.start()
     loop = asyncio.get_running_loop()
     deadline = None if duration is None else loop.time() + duration
+
+    def rows() -> int:
+        # Banner (4), table chrome (4), traders and footer: keep the board inside the screen.
+        return max(5, console.size.height - 9 - len(runtime.traders))
+
     try:
         with Live(
-            render(sim, broker), console=console, refresh_per_second=4, transient=False
+            render(runtime, rows()),
+            console=console,
+            refresh_per_second=4,
+            transient=False,
+            screen=console.is_terminal,
         ) as live:
             while deadline is None or loop.time() < deadline:
                 await asyncio.sleep(REFRESH_SECONDS)
-                if feed.done():
-                    feed.result()  # the feed stopped: let its error surface
-                live.update(render(sim, broker))
+                for task in runtime.tasks:
+                    if task.done():
+                        task.result()  # a stopped feed: let its error surface
+                live.update(render(runtime, rows()))
     finally:
-        feed.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await feed
+        await runtime.stop()
 
 
-def run_live_board(seed: int = 7, speed: float = 60.0, duration: float | None = None) -> None:
+def run_live_board(options: RuntimeOptions, duration: float | None = None) -> None:
     """Show the simulated market live; ``duration`` in real seconds, ``None`` until Ctrl+C."""
     console = Console()
     try:
-        asyncio.run(_play(seed, speed, duration, console))
+        asyncio.run(_play(options, duration, console))
     except KeyboardInterrupt:
-        console.print("[dim]Stopped the simulated market.[/dim]")
+        console.print("[dim]Stopped. Everything is saved; the next start resumes here.[/dim]")

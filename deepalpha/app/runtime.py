@@ -92,6 +92,10 @@ class Runtime:
     def data_dir(self) -> Path:
         return self.options.data_dir
 
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return list(self._tasks)
+
     async def start(self) -> None:
         opts = self.options
         opts.data_dir.mkdir(parents=True, exist_ok=True)
