@@ -5,9 +5,12 @@ A restore checks it too, so a backup is never restored under a running engine.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from pathlib import Path
+
+from deepalpha.storage.database import DatabaseError
 
 LOCK_FILE = "deepalpha.lock"
 
@@ -22,8 +25,20 @@ class DataDirLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise DatabaseError(
+                    f"the data directory {folder} is read-only; make it writable or "
+                    "choose another with --data-dir"
+                ) from None
+            raise DatabaseError(
+                f"cannot use the data directory {folder}: {exc.strerror}; "
+                "choose another with --data-dir"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

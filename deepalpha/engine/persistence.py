@@ -95,6 +95,7 @@ class EventWriter:
         self.interval = interval
         self.retry_interval = retry_interval
         self._buffer: list[Event] = []
+        self._inflight: list[Event] = []  # the batch being written, until it is committed
         self._published = 0  # events buffered so far
         self._committed = 0  # events known to be durable
         self._wake = asyncio.Event()
@@ -127,7 +128,7 @@ class EventWriter:
 
     async def _commit_buffer(self) -> None:
         while self._buffer:
-            batch = self._buffer
+            batch = self._inflight = self._buffer
             self._buffer = []
             upto = self._committed + len(batch)
             while True:
@@ -141,10 +142,11 @@ class EventWriter:
                         self.bus.publish(NotificationEvent("error", message))
                     self.last_error = message
                     await asyncio.sleep(self.retry_interval)
+            self._committed = upto
+            self._inflight = []
             self.last_error = None
             self.batches += 1
             async with self._durable:
-                self._committed = upto
                 self._durable.notify_all()
 
     async def flush(self, timeout: float | None = 10.0) -> None:
@@ -161,14 +163,26 @@ class EventWriter:
             except TimeoutError:
                 raise PersistenceError(self.last_error or "saving took too long") from None
 
-    async def stop(self) -> None:
-        """Commit what is left and stop."""
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Commit what is left and stop; give up after ``timeout`` seconds of failing."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._commit_buffer()
+        if self._inflight:
+            # The cancel may have cut a commit short: write that batch again before the rest
+            # (the writes are idempotent upserts, so a batch that did commit is harmless).
+            self._buffer = self._inflight + self._buffer
+            self._inflight = []
+        try:
+            await asyncio.wait_for(self._commit_buffer(), timeout)
+        except TimeoutError:
+            message = f"stopped with {self.pending} changes unsaved: {self.last_error}"
+            log.error(message)
+            self.bus.publish(NotificationEvent("error", message))
+        async with self._durable:
+            self._durable.notify_all()
         for t in PERSISTED:
             self.bus.off(t, self._append)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from deepalpha.engine.events import (
@@ -34,6 +35,7 @@ from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.orders import Fill, Order, OrderStatus, OrderType, RejectCode, Side
 from deepalpha.engine.persistence import StoredState
 from deepalpha.engine.traders import TraderConfig, TraderKind, limits_from_dict, limits_to_dict
+from deepalpha.storage.database import explain
 from deepalpha.storage.models import (
     AccountRow,
     AuditLogRow,
@@ -273,6 +275,25 @@ class SqlStore:
                     day_start[trader_id] = eq
             elif isinstance(ev, TraderHaltedEvent):
                 halts[ev.trader_id] = (ev.code, ev.reason)
+        try:
+            await self._write(orders, fills, positions, accounts, equity, state, halts, day_start)
+        except DBAPIError as exc:
+            # A full disk or a lost server: say which database and what to do, not the SQL.
+            if self.target is None:
+                raise
+            raise explain(exc.orig or exc, self.target) from None
+
+    async def _write(
+        self,
+        orders: dict[str, dict[str, Any]],
+        fills: list[dict[str, Any]],
+        positions: dict[str, dict[str, Any]],
+        accounts: dict[str, dict[str, Any]],
+        equity: dict[str, dict[str, Any]],
+        state: dict[str, dict[str, Any]],
+        halts: dict[str, tuple[str, str]],
+        day_start: dict[str, Decimal],
+    ) -> None:
         async with self.engine.begin() as conn:
             await self._upsert(conn, table(OrderRow), list(orders.values()))
             await self._insert_new(conn, table(FillRow), fills)
