@@ -195,12 +195,14 @@ class Runtime:
 
     async def _create_demo(self) -> StoredState:
         traders = demo_traders()
-        for trader in traders:
-            await self.store.save_trader(trader)
-            for currency, amount in DEMO_CASH.items():
-                await self.store.save_account(
-                    AccountState(trader.id, currency, amount, ZERO, amount, ZERO, ZERO)
-                )
+        await self.store.create_traders(
+            traders,
+            [
+                AccountState(t.id, currency, amount, ZERO, amount, ZERO, ZERO)
+                for t in traders
+                for currency, amount in DEMO_CASH.items()
+            ],
+        )
         await self.store.save_instruments(InstrumentRegistry.default())
         await self.store.audit("system", "first_run", None, {"traders": [t.id for t in traders]})
         log.info("first run: created demo traders %s", ", ".join(t.name for t in traders))

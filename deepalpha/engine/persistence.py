@@ -99,6 +99,7 @@ class EventWriter:
         self._published = 0  # events buffered so far
         self._committed = 0  # events known to be durable
         self._wake = asyncio.Event()
+        self._urgent = False  # someone waits in flush(): commit without gathering a batch
         self._durable = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self.last_error: str | None = None
@@ -123,7 +124,9 @@ class EventWriter:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await asyncio.sleep(self.interval)  # gather a batch
+            if not self._urgent:
+                await asyncio.sleep(self.interval)  # gather a batch
+            self._urgent = False
             await self._commit_buffer()
 
     async def _commit_buffer(self) -> None:
@@ -154,6 +157,7 @@ class EventWriter:
         target = self._published
         if self._committed >= target:
             return
+        self._urgent = True
         self._wake.set()
         async with self._durable:
             try:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 DB_FILENAME = "deepalpha.db"
 BUSY_TIMEOUT_MS = 5000
+QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
 
 
 class DatabaseError(RuntimeError):
@@ -107,15 +108,30 @@ def check_sqlite_file(path: Path) -> None:
         return
     try:
         with path.open("rb") as fh:
-            header = fh.read(16)
+            header = fh.read(100)
     except OSError as exc:
         raise DatabaseError(f"cannot read the database {path}: {exc.strerror}") from None
-    if header != b"SQLite format 3\x00":
+    if header[:16] != b"SQLite format 3\x00":
         raise DatabaseError(
             f"{path} is not a SQLite database (corrupt or overwritten). Nothing was changed. "
             "Restore a backup with 'deepalpha backup restore ARCHIVE', or move the file away "
             "to start afresh"
         )
+    size = path.stat().st_size
+    if len(header) == 100:
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        pages = int.from_bytes(header[28:32], "big")
+        # The in-header page count is valid when the change counter matches (SQLite file
+        # format §1.3.7); a file shorter than it claims was cut off.
+        if header[24:28] == header[92:96] and pages and size < page_size * pages:
+            raise DatabaseError(
+                f"the database {path} is truncated ({size} of {page_size * pages} bytes). "
+                "Nothing was changed. Restore a backup with 'deepalpha backup restore ARCHIVE'"
+            )
+    if size > QUICK_CHECK_MAX_BYTES:
+        return  # reading every page of a large file would slow every start; SQLite still
+        # reports damage on the pages it reads, and 'deepalpha backup verify' checks all
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:

@@ -316,8 +316,20 @@ class SqlStore:
                 )
 
     async def save_trader(self, trader: TraderConfig) -> None:
+        await self.create_traders([trader], [])
+
+    async def create_traders(
+        self, traders: Sequence[TraderConfig], accounts: Sequence[AccountState]
+    ) -> None:
+        """Traders and their opening cash in one transaction: never a trader without cash."""
+        async with self.engine.begin() as conn:
+            await self._upsert(conn, table(TraderRow), [self._trader_row(t) for t in traders])
+            await self._upsert(conn, table(AccountRow), [_account_row(a) for a in accounts])
+
+    @staticmethod
+    def _trader_row(trader: TraderConfig) -> dict[str, Any]:
         now = utcnow()
-        row = {
+        return {
             "id": trader.id,
             "name": trader.name,
             "kind": trader.kind.value,
@@ -329,8 +341,6 @@ class SqlStore:
             "created_at": now,
             "updated_at": now,
         }
-        async with self.engine.begin() as conn:
-            await self._upsert(conn, table(TraderRow), [row])
 
     async def clear_halt(self, trader_id: str) -> None:
         async with self.engine.begin() as conn:
