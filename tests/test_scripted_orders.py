@@ -218,7 +218,7 @@ def test_odd_lot_remainder_sells_only_as_a_whole() -> None:
     from deepalpha.engine.markets.fees import NO_FEES
     from deepalpha.engine.markets.sessions import SHANGHAI
     from deepalpha.engine.markets.symbols import Market
-    from deepalpha.engine.orders import Fill, OrderRequest, Side
+    from deepalpha.engine.orders import Fill, OrderRequest, OrderType, Side
 
     clock = ManualClock(datetime(2024, 3, 4, 10, 0, tzinfo=SHANGHAI))
     broker = PaperBroker(
@@ -244,16 +244,12 @@ def test_odd_lot_remainder_sells_only_as_a_whole() -> None:
     )
     broker.start_day(Market.CN, date(2024, 3, 4))
     broker.set_reference("600519.SH", date(2024, 3, 4), Decimal("1700"))
-    sell = lambda q: broker.submit(
-        OrderRequest(
-            "t",
-            "600519.SH",
-            Side.SELL,
-            q,
-            "limit",  # noqa: E731
-            Decimal("1700"),
+
+    def sell(quantity: int) -> Order:
+        return broker.submit(
+            OrderRequest("t", "600519.SH", Side.SELL, quantity, OrderType.LIMIT, Decimal("1700"))
         )
-    )
+
     bad = sell(30)
     assert bad.reject_code == "LOT_SIZE"
     assert "the odd lot of 50 shares can only be sold whole" in (bad.reject_reason or "")

@@ -113,7 +113,7 @@ def fill_event() -> FillEvent:
     return FillEvent(fill, order(OrderStatus.PARTIALLY_FILLED, 100), pos, acct)
 
 
-def run(coro):  # noqa: ANN001, ANN201 - a test helper
+def run(coro):
     return asyncio.run(coro)
 
 
@@ -254,8 +254,8 @@ def test_upgrade_from_the_first_revision_keeps_the_data(database_url: str, tmp_p
             await conn.execute(
                 text(
                     "INSERT INTO accounts (id, trader_id, currency, cash, frozen, deposits, "
-                    "realized_pnl, fees_paid, created_at, updated_at) VALUES ('t1/CNY', 't1', 'CNY',"
-                    " '123.45', '0', '1000', '0', '5', :now, :now)"
+                    "realized_pnl, fees_paid, created_at, updated_at) VALUES "
+                    "('t1/CNY', 't1', 'CNY', '123.45', '0', '1000', '0', '5', :now, :now)"
                 ),
                 {"now": T0},
             )
@@ -280,7 +280,7 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         async with store.engine.begin() as conn:
             await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
         await store.close()
-        with pytest.raises(DatabaseError, match="revision 9999.*newer version"):
+        with pytest.raises(DatabaseError, match=r"revision 9999.*newer version"):
             await open_store(None, tmp_path)
 
     run(scenario())

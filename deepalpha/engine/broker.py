@@ -27,7 +27,7 @@ from deepalpha.engine.events import (
 )
 from deepalpha.engine.ids import new_id
 from deepalpha.engine.marketdata import Bar, Quote
-from deepalpha.engine.markets.fees import FeeSchedule, estimate_fees, fill_fees
+from deepalpha.engine.markets.fees import NO_FEES, FeeSchedule, estimate_fees, fill_fees
 from deepalpha.engine.markets.instruments import (
     Board,
     Instrument,
@@ -121,6 +121,13 @@ class SymbolState:
     )
     _limit_down: Decimal | None = None
     _limit_up: Decimal | None = None
+
+    def refer(
+        self, rules: PriceLimitRules, day: date, pre_close: Decimal, status: DayStatus
+    ) -> None:
+        """A new reference price; the band follows from it under ``rules``."""
+        self.day, self.pre_close, self.status = day, pre_close, status
+        self.band_due = (rules, day, pre_close, status)
 
     def _settle_band(self) -> None:
         if self.band_due is not None:
@@ -226,8 +233,7 @@ class PaperBroker:
         st = self.state(symbol)
         if st.day == day and st.pre_close == pre_close and st.status == status:
             return st
-        st.day, st.pre_close, st.status = day, pre_close, status
-        st.band_due = (self.settings.limit_rules, day, pre_close, status)
+        st.refer(self.settings.limit_rules, day, pre_close, status)
         return st
 
     def set_phase(self, market: Market, phase: Phase) -> None:
@@ -314,6 +320,7 @@ class PaperBroker:
             updated_at=now,
         )
         self.orders[oid] = order
+        was_halted = book is not None and book.risk.halted is not None
         try:
             if book is None:
                 raise Rejected(R.UNKNOWN_TRADER, f"no trader {req.trader_id!r}")
@@ -325,7 +332,8 @@ class PaperBroker:
             message = exc.message if isinstance(exc, RiskRejection) else str(exc)
             order.reject(code, message, now)
             self._publish_order(order)
-            if code is R.RISK_DAILY_LOSS and book is not None:
+            # The kill switch stops the trader once; later orders are only rejected.
+            if code is R.RISK_DAILY_LOSS and book is not None and not was_halted:
                 self._halt(book, code, message)
             return order
         self._accept(order, inst, book)
@@ -509,7 +517,8 @@ class PaperBroker:
     def _finish(self, order: Order, status: OrderStatus, now: datetime) -> None:
         """Take an order off the book and give back what it held."""
         book = self.traders[order.trader_id]
-        inst = self.instruments.get(order.symbol)
+        st = self.symbols.get(order.symbol)  # every accepted order has one; no re-parsing
+        inst = st.inst if st is not None else self.instruments.get(order.symbol)
         if order.side is Side.BUY:
             if order.frozen_cash:
                 book.portfolio.release_cash(inst.currency, order.frozen_cash)
@@ -628,21 +637,20 @@ class PaperBroker:
 
     def on_bar(self, bar: Bar) -> None:
         """Match the symbol's open orders against a bar, then mark positions at its close."""
-        st = self.symbols.get(bar.symbol)
+        symbol, day, pre_close, close = bar.symbol, bar.trading_day, bar.pre_close, bar.close
+        st = self.symbols.get(symbol)
         if st is None:
-            st = self.state(bar.symbol)
-        if bar.pre_close is not None and (
-            st.day != bar.trading_day or st.pre_close != bar.pre_close
-        ):
-            self.set_reference(bar.symbol, bar.trading_day, bar.pre_close, bar.status)
-        resting = self.book.get(bar.symbol)
+            st = self.state(symbol)
+        if pre_close is not None and (st.day != day or st.pre_close != pre_close):
+            st.refer(self.settings.limit_rules, day, pre_close, bar.status)
+        resting = self.book.get(symbol)
         if resting:
             for order in list(resting):
                 self._match_bar_order(order, st, bar)
-        st.last = bar.close
+        st.last = close
         st.bid = st.ask = None
         for book in self.traders.values():
-            book.portfolio.mark(bar.symbol, bar.close)
+            book.portfolio.mark(symbol, close)
 
     def _match_bar_order(self, order: Order, st: SymbolState, bar: Bar) -> None:
         if order.type is OrderType.MARKET:
@@ -738,7 +746,9 @@ class PaperBroker:
         now = self.clock.now()
         order.filled_quantity += qty
         order.filled_amount += amount
-        order.fees = order.fees + fees
+        # An order's first fill: its fees are the fill's (adding them to NO_FEES gives the same
+        # values and is a costly field-by-field sum).
+        order.fees = fees if order.fees is NO_FEES else order.fees + fees
         order.last_miss = None
         if not sell and order.frozen_cash:
             # A fill is paid out of the cash frozen for the order, as far as it goes. Releasing

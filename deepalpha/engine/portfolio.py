@@ -135,8 +135,10 @@ class Portfolio:
         if pos is None:
             return
         pos.last_price = price
-        if pos.quantity:
-            self._revalue(pos, self.account(pos.currency))
+        if pos.quantity:  # _revalue, inlined: this runs for every bar and quote
+            new = pos.quantity * price
+            self.account(pos.currency).market_value += new - pos.value
+            pos.value = new
 
     def apply_fill(self, fill: Fill) -> Decimal:
         """Book a fill; returns the realized P&L it made (sells) or zero (buys)."""

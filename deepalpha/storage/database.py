@@ -124,7 +124,11 @@ def check_sqlite_file(path: Path) -> None:
         pages = int.from_bytes(header[28:32], "big")
         # The in-header page count is valid when the change counter matches (SQLite file
         # format §1.3.7); a file shorter than it claims was cut off.
-        if header[24:28] == header[92:96] and pages and size < page_size * pages:
+        # With a WAL beside it the file may legitimately lag its header (a checkpoint cut
+        # short, e.g. by a full disk): the WAL still holds those pages.
+        wal = path.with_name(path.name + "-wal")
+        has_wal = wal.exists() and wal.stat().st_size > 0
+        if header[24:28] == header[92:96] and pages and size < page_size * pages and not has_wal:
             raise DatabaseError(
                 f"the database {path} is truncated ({size} of {page_size * pages} bytes). "
                 "Nothing was changed. Restore a backup with 'deepalpha backup restore ARCHIVE'"

@@ -19,7 +19,6 @@ from deepalpha.engine.broker import BrokerSettings, PaperBroker
 from deepalpha.engine.clock import ManualClock
 from deepalpha.engine.feeds.csv_replay import BarSeries, merge
 from deepalpha.engine.ids import sequential
-from deepalpha.engine.marketdata import Bar
 from deepalpha.engine.markets.fees import FeeSchedule
 from deepalpha.engine.markets.instruments import InstrumentRegistry
 from deepalpha.engine.markets.rules import PriceLimitRules
@@ -91,17 +90,6 @@ class _Context:
         )
 
 
-def _fill_time(bar: Bar, intraday: bool) -> datetime:
-    """When a bar's fills happen: the continuous open for a daily bar, the label otherwise."""
-    if intraday:
-        return bar.time
-    return datetime.combine(bar.trading_day, time(9, 30), MARKET_TZ[_market(bar.symbol)])
-
-
-def _market(symbol: str) -> Market:
-    return Market.HK if symbol.endswith(".HK") else Market.CN
-
-
 def run_backtest(
     series: Sequence[BarSeries],
     config: BacktestConfig,
@@ -137,6 +125,7 @@ def run_backtest(
     pf.fx = dict(config.fx)
     ctx = _Context(broker)
     intraday = {s.symbol: s.intraday for s in series}
+    market_of = {s.symbol: Market.HK if s.symbol.endswith(".HK") else Market.CN for s in series}
 
     # Scripted orders wait for the bar of their date (daily) or time (intraday).
     due: dict[tuple[str, date | datetime], list[ScriptedOrder]] = {}
@@ -147,7 +136,9 @@ def run_backtest(
     step = max(1, total // 200)
     done = 0
     current_day: date | None = None
-    active: set[Market] = set()
+    # The markets that have started the current day, with the time of their continuous open:
+    # when a daily bar's fills happen (an intraday bar's fills happen at its label).
+    active: dict[Market, datetime] = {}
     queued = ctx.queued
     on_bar = strategy.on_bar if strategy is not None else None
     submit = broker.submit
@@ -166,12 +157,13 @@ def run_backtest(
             if current_day is not None:
                 close_day(current_day)
             current_day = day
-        market = Market.HK if symbol.endswith(".HK") else Market.CN
-        if market not in active:
-            active.add(market)
-            clock.set(max(clock.now(), _fill_time(bar, False)))
+        market = market_of[symbol]
+        open_at = active.get(market)
+        if open_at is None:
+            open_at = active[market] = datetime.combine(day, time(9, 30), MARKET_TZ[market])
+            clock.set(max(clock.now(), open_at))
             broker.start_day(market, day)
-        clock.set(_fill_time(bar, intraday[symbol]))
+        clock.set(bar.time if intraday[symbol] else open_at)
         waiting = queued.pop(symbol, None)
         if due:
             key = (symbol, bar.time.replace(tzinfo=None) if intraday[symbol] else day)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from itertools import chain
 from pathlib import Path
 from statistics import median
 
@@ -322,8 +323,7 @@ def merge(
                 at[bar.time] = [bar]
             else:
                 bucket.append(bar)
-    for moment in sorted(at):
-        yield from at[moment]
+    return chain.from_iterable(at[moment] for moment in sorted(at))
 
 
 def market_of_series(s: BarSeries) -> Market:

@@ -130,10 +130,13 @@ def _parse_rows(text: str, source: str) -> Iterator[Instrument]:
     for idx, row in enumerate(reader, start=1):
         where = f"{source}:{kept[idx] if idx < len(kept) else '?'}"
         try:
-            symbol = normalize(row["symbol"])
-            lot = int(row["board_lot"])
-            if lot <= 0:
-                raise ValueError(f"board_lot must be a positive whole number, got {lot}")
+            symbol = normalize(row.get("symbol") or "")
+            lot_text = (row.get("board_lot") or "").strip()  # None when the row is short
+            if not lot_text.isdigit() or int(lot_text) <= 0:
+                raise ValueError(
+                    f"board_lot must be a positive whole number, got {lot_text or 'nothing'!r}"
+                )
+            lot = int(lot_text)
             code, exchange = split(symbol)
             market = EXCHANGE_MARKET[exchange]
             listed = date.fromisoformat(row["listed"]) if row.get("listed") else None

@@ -43,12 +43,13 @@ _BARE = re.compile(r"^\d{1,6}$")
 
 def infer_a_exchange(code: str) -> Exchange:
     """The exchange of a six-digit A-share code, from its leading digits."""
+    # BSE's 920xxx codes (new listings and migrated codes, 2024) must be read before SSE's 9xx.
+    if code[0] in "48" or code.startswith("92"):
+        return Exchange.BJ
     if code[0] in "569":  # 60/68 stocks, 5x funds, 900 B shares on SSE
         return Exchange.SH
     if code[0] in "0123":  # 00/30 stocks, 1x funds, 20 B shares on SZSE
         return Exchange.SZ
-    if code[0] in "48" or code.startswith("92"):
-        return Exchange.BJ
     raise SymbolError(f"cannot tell the exchange of A-share code {code!r}")
 
 
