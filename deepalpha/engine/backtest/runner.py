@@ -8,6 +8,7 @@ strategy sees the bar's close.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -98,6 +99,25 @@ def run_backtest(
     strategy: Strategy | None = None,
     scripted: Sequence[ScriptedOrder] = (),
     progress: ProgressFn | None = None,
+) -> BacktestResult:
+    # A backtest makes millions of short-lived objects (bars, Decimals, orders) without
+    # reference cycles; the cyclic collector would scan them every 700 allocations for
+    # nothing (about 15 % of the run), so it runs less often until the replay is done.
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
+    try:
+        return _run(series, config, instruments, strategy, scripted, progress)
+    finally:
+        gc.set_threshold(*threshold)
+
+
+def _run(
+    series: Sequence[BarSeries],
+    config: BacktestConfig,
+    instruments: InstrumentRegistry,
+    strategy: Strategy | None,
+    scripted: Sequence[ScriptedOrder],
+    progress: ProgressFn | None,
 ) -> BacktestResult:
     if not series:
         raise ValueError("no bars to replay")

@@ -7,7 +7,7 @@ per fill, and the per-order total equals what a contract note shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -30,29 +30,50 @@ class FeeBreakdown:
     trading_fee: Decimal = ZERO
     settlement_fee: Decimal = ZERO
 
-    @property
-    def total(self) -> Decimal:
-        return (
+    total: Decimal = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Read many times per fill (cash, cost basis, reports): add once.
+        object.__setattr__(
+            self,
+            "total",
             self.commission
             + self.stamp_duty
             + self.transfer_fee
             + self.sfc_levy
             + self.afrc_levy
             + self.trading_fee
-            + self.settlement_fee
+            + self.settlement_fee,
         )
 
+    # Spelled out field by field: these run on every fill of every backtest.
     def __add__(self, other: FeeBreakdown) -> FeeBreakdown:
-        return FeeBreakdown(*(getattr(self, f) + getattr(other, f) for f in FEE_ITEMS))
+        return FeeBreakdown(
+            self.commission + other.commission,
+            self.stamp_duty + other.stamp_duty,
+            self.transfer_fee + other.transfer_fee,
+            self.sfc_levy + other.sfc_levy,
+            self.afrc_levy + other.afrc_levy,
+            self.trading_fee + other.trading_fee,
+            self.settlement_fee + other.settlement_fee,
+        )
 
     def __sub__(self, other: FeeBreakdown) -> FeeBreakdown:
-        return FeeBreakdown(*(getattr(self, f) - getattr(other, f) for f in FEE_ITEMS))
+        return FeeBreakdown(
+            self.commission - other.commission,
+            self.stamp_duty - other.stamp_duty,
+            self.transfer_fee - other.transfer_fee,
+            self.sfc_levy - other.sfc_levy,
+            self.afrc_levy - other.afrc_levy,
+            self.trading_fee - other.trading_fee,
+            self.settlement_fee - other.settlement_fee,
+        )
 
     def as_dict(self) -> dict[str, str]:
         return {f: str(getattr(self, f)) for f in FEE_ITEMS}
 
 
-FEE_ITEMS: tuple[str, ...] = tuple(f.name for f in fields(FeeBreakdown))
+FEE_ITEMS: tuple[str, ...] = tuple(f.name for f in fields(FeeBreakdown) if f.init)
 NO_FEES = FeeBreakdown()
 
 
