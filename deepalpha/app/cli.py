@@ -147,70 +147,39 @@ def _run_backtest(args: argparse.Namespace) -> int:
     from rich.console import Console  # noqa: PLC0415 - keep `deepalpha --help` fast
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
 
+    from deepalpha.app.backtest_job import BacktestInputError, execute, prepare  # noqa: PLC0415
     from deepalpha.app.settings import Settings  # noqa: PLC0415
     from deepalpha.engine.backtest.report import build_report  # noqa: PLC0415
-    from deepalpha.engine.backtest.runner import BacktestConfig, run_backtest  # noqa: PLC0415
-    from deepalpha.engine.backtest.scripted import OrdersFileError, load_orders  # noqa: PLC0415
-    from deepalpha.engine.backtest.strategies import (  # noqa: PLC0415
-        StrategyError,
-        build_strategy,
-    )
-    from deepalpha.engine.feeds.csv_replay import (  # noqa: PLC0415
-        BarFileError,
-        VolumeUnit,
-        load_bar_files,
-    )
-    from deepalpha.engine.markets.instruments import (  # noqa: PLC0415
-        InstrumentFileError,
-        InstrumentRegistry,
-    )
 
-    console = Console(stderr=True)
-    settings = Settings()
-    instruments = InstrumentRegistry.default()
     try:
-        if args.instruments:
-            instruments.load_file(args.instruments)
-        strategy = build_strategy(args.strategy, dict(args.param)) if args.strategy else None
-        if args.param and not args.strategy:
-            raise UserError("--param applies to --strategy only")
-        scripted = load_orders(args.orders) if args.orders else ()
-        series = load_bar_files(args.data, instruments, VolumeUnit(args.volume_unit))
-    except (BarFileError, OrdersFileError, StrategyError, InstrumentFileError) as exc:
-        raise UserError(str(exc)) from None
-    if args.start and args.end and args.start > args.end:
-        raise UserError(f"--start {args.start} is after --end {args.end}")
-    config = BacktestConfig(
-        cash=args.cash,
-        start=args.start,
-        end=args.end,
-        fees=settings.fees.schedule(),
-        limit_rules=settings.rules.limits(),
-        participation=args.participation or settings.backtest.participation,
-        slippage_bps=settings.backtest.slippage_bps,
-        fx={"CNY": Decimal(1), "HKD": settings.market.hkd_cny},
-    )
-    names = ", ".join(s.symbol for s in series)
-    with Progress(
-        TextColumn("[bold]backtest[/] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} bars"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=args.quiet,
-    ) as progress:
-        task = progress.add_task(names[:60], total=sum(len(s.bars) for s in series))
-        result = run_backtest(
-            series,
-            config,
-            instruments,
-            strategy=strategy,
-            scripted=scripted,
-            progress=lambda done, _total: progress.update(task, completed=done),
+        prepared = prepare(
+            Settings(),
+            args.data,
+            args.cash,
+            args.strategy,
+            dict(args.param),
+            args.orders,
+            start=args.start,
+            end=args.end,
+            instruments_file=args.instruments,
+            volume_unit=args.volume_unit,
+            participation=args.participation,
         )
-    if result.bars == 0:
-        raise UserError("no bars between --start and --end")
+        series = prepared[0]
+        names = ", ".join(s.symbol for s in series)
+        with Progress(
+            TextColumn("[bold]backtest[/] {task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} bars"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+            disable=args.quiet,
+        ) as progress:
+            task = progress.add_task(names[:60], total=sum(len(s.bars) for s in series))
+            result = execute(prepared, lambda done, _t: progress.update(task, completed=done))
+    except BacktestInputError as exc:
+        raise UserError(str(exc)) from None
     report = build_report(result)
     _print_summary(report, Console())
     if args.json:
@@ -343,9 +312,10 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 def _run_workstation(args: argparse.Namespace) -> int:
     from deepalpha.app import paths  # noqa: PLC0415
-    from deepalpha.app.live_board import run_live_board  # noqa: PLC0415
+    from deepalpha.app.local_backend import LocalBackend  # noqa: PLC0415
     from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
     from deepalpha.app.runtime import RuntimeOptions  # noqa: PLC0415
+    from deepalpha.app.tui import make_app  # noqa: PLC0415
     from deepalpha.storage.database import DatabaseError  # noqa: PLC0415
 
     options = RuntimeOptions(
@@ -354,10 +324,13 @@ def _run_workstation(args: argparse.Namespace) -> int:
         seed=args.seed,
         speed=args.speed,
     )
+    app = make_app(LocalBackend(options))
     try:
-        run_live_board(options)
+        app.run()
     except (DatabaseError, DataDirBusy) as exc:
         raise UserError(str(exc)) from None
+    if app.return_code:
+        return app.return_code
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
@@ -256,6 +257,32 @@ class Runtime:
         orders = self.broker.cancel_all(trader_id)
         await self.writer.flush()
         return orders
+
+    async def save_trader(
+        self, trader: TraderConfig, cash: Mapping[str, Decimal] | None = None
+    ) -> None:
+        """Create a trader with its opening cash, or update an existing one's settings."""
+        book = self.broker.traders.get(trader.id)
+        if book is None:
+            accounts = [
+                AccountState(trader.id, currency, amount, ZERO, amount, ZERO, ZERO)
+                for currency, amount in (cash or {}).items()
+            ]
+            await self.store.create_traders([trader], accounts)
+            book = self.broker.add_trader(trader.id, dict(cash or {}), limits=trader.limits)
+            book.portfolio.base_currency = trader.base_currency
+            book.portfolio.fx = {"CNY": Decimal(1), "HKD": self.settings.market.hkd_cny}
+        else:
+            await self.store.save_trader(trader)
+            book.risk.limits = trader.limits
+        self.traders[trader.id] = trader
+        if trader.kind is TraderKind.STRATEGY:
+            runner = self.strategy_traders.get(trader.id)
+            if runner is None:
+                self._attach_strategy(trader)
+            else:
+                runner.running = trader.running
+        await self.store.audit("user", "save_trader", trader.id, {"name": trader.name})
 
     def publish(self, event: Event) -> None:
         self.bus.publish(event)

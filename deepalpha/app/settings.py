@@ -47,6 +47,15 @@ class BacktestSettings(BaseModel):
     slippage_bps: Decimal = Field(Decimal(0), ge=0)
 
 
+class UiSettings(BaseModel):
+    language: str = Field("auto", pattern="^(auto|en|zh)$")  # auto follows the locale
+    colours: str = Field("auto", pattern="^(auto|cn|western)$")  # cn: red up, green down
+    theme: str = Field("dark", pattern="^(dark|light)$")
+    # Binding id → keys, e.g. [ui.keys] "screen.orders" = "f4,o" (see the Help screen).
+    keys: dict[str, str] = Field(default_factory=dict)
+    quote_refresh_hz: float = Field(10.0, gt=0, le=30)
+
+
 class StorageSettings(BaseModel):
     auto_backup: bool = True  # a daily backup while the app runs
     keep_daily: int = Field(7, ge=0)
@@ -107,6 +116,7 @@ class Settings(BaseSettings):
     backtest: BacktestSettings = BacktestSettings()
     market: MarketSettings = MarketSettings()
     storage: StorageSettings = StorageSettings()
+    ui: UiSettings = UiSettings()
 
     @classmethod
     def settings_customise_sources(

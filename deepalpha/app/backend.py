@@ -1,0 +1,233 @@
+"""The one way screens reach the engine: commands go in, events come out.
+
+``LocalBackend`` runs the engine in this process; a ``RemoteBackend`` for ``--serve`` will speak
+the same interface over HTTP/WebSocket and pass the same contract tests.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from deepalpha.engine.bus import Subscription
+from deepalpha.engine.marketdata import Bar, Quote
+from deepalpha.engine.markets.fees import FeeBreakdown
+from deepalpha.engine.markets.instruments import Instrument
+from deepalpha.engine.markets.sessions import Phase
+from deepalpha.engine.markets.symbols import Market
+from deepalpha.engine.orders import Fill, Order, OrderRequest
+from deepalpha.engine.risk import RiskLimits
+from deepalpha.engine.traders import TraderConfig
+
+
+@dataclass(frozen=True, slots=True)
+class MarketStatus:
+    label: str  # e.g. "SIMULATED MARKET"
+    simulated: bool
+    time: datetime
+    phases: Mapping[Market, Phase]
+    feed_alive: bool = True
+    database: str = ""
+    database_ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TraderView:
+    id: str
+    name: str
+    kind: str
+    running: bool
+    halted: str | None
+    model_label: str
+    equity: Decimal  # in CNY
+    deposits: Decimal
+    day_pnl: Decimal
+    cash: Mapping[str, Decimal]
+    positions: int
+    open_orders: int
+    trades: int
+    fees: Decimal
+    limits: RiskLimits
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def pnl(self) -> Decimal:
+        return self.equity - self.deposits
+
+    @property
+    def return_pct(self) -> Decimal:
+        return (self.equity / self.deposits - 1) * 100 if self.deposits else Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    trader_id: str
+    symbol: str
+    name: str
+    currency: str
+    quantity: int
+    sellable: int
+    avg_cost: Decimal | None
+    last: Decimal | None
+    market_value: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPreview:
+    """What an order would do, checked before it is sent (the ticket's estimate)."""
+
+    ok: bool
+    code: str | None
+    message: str | None
+    board_lot: int
+    sellable: int | None
+    limit_down: Decimal | None
+    limit_up: Decimal | None
+    tick: Decimal | None
+    price: Decimal | None  # the limit, or the price a market order is estimated at
+    amount: Decimal
+    fees: FeeBreakdown
+    currency: str
+
+    @property
+    def total(self) -> Decimal:
+        return self.amount + self.fees.total
+
+
+@dataclass(frozen=True, slots=True)
+class BackupView:
+    path: Path
+    created_at: datetime | None
+    size: int
+    label: str | None
+    schema_revision: str | None
+    error: str | None = None
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+class Backend(ABC):
+    # --- lifecycle ---------------------------------------------------------------------
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    @abstractmethod
+    def subscribe(self) -> Subscription:
+        """Engine events (orders, fills, notifications, sessions, ...). Quotes are not sent
+        one by one: screens read :meth:`quotes` on a timer."""
+
+    # --- market -------------------------------------------------------------------------
+    @abstractmethod
+    def market_status(self) -> MarketStatus: ...
+
+    @abstractmethod
+    def instruments(self) -> Sequence[Instrument]: ...
+
+    @abstractmethod
+    def search(self, text: str, limit: int = 10) -> list[Instrument]:
+        """Instruments matching a code, an alias, or a Chinese or English name."""
+
+    @abstractmethod
+    def quotes(self) -> Mapping[str, Quote]:
+        """The latest quote per symbol (a live view; do not mutate)."""
+
+    @abstractmethod
+    def quotes_version(self) -> int:
+        """Grows whenever a quote changes: a cheap way to know whether to repaint."""
+
+    @abstractmethod
+    def bars(self, symbol: str) -> Sequence[Bar]:
+        """Recent one-minute bars of a symbol, oldest first (for the K-line chart)."""
+
+    # --- traders and accounts -----------------------------------------------------------
+    @abstractmethod
+    def traders(self) -> list[TraderView]: ...
+
+    @abstractmethod
+    def positions(self, trader_id: str | None = None) -> list[PositionView]: ...
+
+    @abstractmethod
+    def orders(self) -> Sequence[Order]:
+        """Every order known, oldest first (this run's and the recent history)."""
+
+    @abstractmethod
+    def fills(self, limit: int = 100) -> list[Fill]:
+        """Recent fills, newest first."""
+
+    @abstractmethod
+    def equity_curves(self) -> dict[str, list[tuple[date, Decimal]]]: ...
+
+    # --- commands -----------------------------------------------------------------------
+    @abstractmethod
+    def preview_order(self, req: OrderRequest) -> OrderPreview: ...
+
+    @abstractmethod
+    async def place_order(self, req: OrderRequest) -> Order:
+        """Place an order; returns once it is durable (acknowledged) or rejected."""
+
+    @abstractmethod
+    async def cancel_order(self, order_id: str) -> Order: ...
+
+    @abstractmethod
+    async def cancel_all(self, trader_id: str | None = None) -> list[Order]: ...
+
+    @abstractmethod
+    async def set_trader_running(self, trader_id: str, running: bool) -> None: ...
+
+    @abstractmethod
+    async def save_trader(
+        self, trader: TraderConfig, cash: Mapping[str, Decimal] | None = None
+    ) -> None:
+        """Create a trader (with opening cash) or update its settings and limits."""
+
+    @abstractmethod
+    def trader_config(self, trader_id: str) -> TraderConfig: ...
+
+    # --- backtests, backups, preferences ------------------------------------------------
+    @abstractmethod
+    async def run_backtest(
+        self,
+        data: Sequence[Path],
+        cash: Decimal,
+        *,
+        strategy: str | None = None,
+        params: Mapping[str, str] | None = None,
+        orders_file: Path | None = None,
+        progress: ProgressFn | None = None,
+    ) -> dict[str, Any]:
+        """Run a backtest off the UI thread; returns the JSON report."""
+
+    @abstractmethod
+    async def list_backups(self) -> list[BackupView]: ...
+
+    @abstractmethod
+    async def create_backup(self, label: str | None = None) -> Path: ...
+
+    @abstractmethod
+    async def verify_backup(self, path: Path) -> list[str]:
+        """Problems found (empty: the archive is sound)."""
+
+    @abstractmethod
+    async def restore_backup(self, path: Path) -> None:
+        """Restore and carry on from the restored state (the engine restarts on it)."""
+
+    @abstractmethod
+    async def get_preference(self, key: str, default: Any = None) -> Any: ...
+
+    @abstractmethod
+    async def set_preference(self, key: str, value: Any) -> None: ...
+
+    @property
+    @abstractmethod
+    def data_dir(self) -> Path: ...

@@ -1,0 +1,94 @@
+"""Command palette entries (Ctrl+P): go to a symbol or screen, cancel all orders, switch, start
+or stop a trader, create a backup, change theme or language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
+
+from deepalpha.i18n import language, t
+
+if TYPE_CHECKING:
+    from deepalpha.app.tui import DeepAlphaApp
+
+
+def workstation_commands(app: DeepAlphaApp) -> Iterable[SystemCommand]:
+    from deepalpha.app.tui import SCREENS  # noqa: PLC0415
+
+    backend = app.backend
+    for name in SCREENS:
+        yield SystemCommand(
+            t("palette.goto_screen", screen=t(f"screen.{name}")),
+            "",
+            lambda n=name: app.run_worker(app.action_goto(n)),
+        )
+    yield SystemCommand(t("palette.cancel_all"), "", lambda: _cancel_all(app))
+    for trader in backend.traders():
+        yield SystemCommand(
+            t("palette.switch_trader", name=trader.name),
+            trader.id,
+            lambda tid=trader.id: _switch_trader(app, tid),
+        )
+        key = "palette.stop_trader" if trader.running else "palette.start_trader"
+        yield SystemCommand(
+            t(key, name=trader.name),
+            trader.id,
+            lambda tr=trader: app.run_worker(backend.set_trader_running(tr.id, not tr.running)),
+        )
+    yield SystemCommand(t("palette.create_backup"), "", lambda: _backup(app))
+    yield SystemCommand(
+        t("palette.toggle_theme"),
+        "",
+        lambda: app.run_worker(
+            app.set_theme_name("light" if app.theme == "textual-dark" else "dark")
+        ),
+    )
+    yield SystemCommand(
+        t("palette.toggle_language"),
+        "",
+        lambda: app.run_worker(app.set_language("en" if language() == "zh" else "zh")),
+    )
+    for inst in backend.instruments():
+        yield SystemCommand(
+            t("palette.goto_symbol", symbol=inst.symbol, name=inst.name),
+            inst.name_en,
+            lambda s=inst.symbol: _goto_symbol(app, s),
+        )
+
+
+def _switch_trader(app: DeepAlphaApp, trader_id: str) -> None:
+    app.current_trader = trader_id
+    app._save_pref("trader", trader_id)
+
+
+def _goto_symbol(app: DeepAlphaApp, symbol: str) -> None:
+    async def go() -> None:
+        await app.action_goto("market")
+        select = getattr(app.screen, "select_symbol", None)
+        if select is not None:
+            select(symbol)
+
+    app.run_worker(go())
+
+
+def _cancel_all(app: DeepAlphaApp) -> None:
+    from deepalpha.screens.confirm import ConfirmScreen  # noqa: PLC0415
+
+    count = sum(1 for o in app.backend.orders() if o.status.is_open)
+
+    async def answered(yes: bool | None) -> None:
+        if yes:
+            cancelled = await app.backend.cancel_all()
+            app.notify(t("toast.cancelled", count=len(cancelled)))
+
+    app.push_screen(ConfirmScreen(t("confirm.cancel_all", count=count)), answered)
+
+
+def _backup(app: DeepAlphaApp) -> None:
+    async def go() -> None:
+        path = await app.backend.create_backup()
+        app.notify(t("backup.created", name=path.name))
+
+    app.run_worker(go())

@@ -1,0 +1,486 @@
+"""``LocalBackend``: the engine in this process, on the embedded default (or a database URL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from deepalpha.app.backend import (
+    Backend,
+    BackupView,
+    MarketStatus,
+    OrderPreview,
+    PositionView,
+    ProgressFn,
+    TraderView,
+)
+from deepalpha.app.runtime import Runtime, RuntimeOptions
+from deepalpha.engine.bus import EventBus, Subscription
+from deepalpha.engine.events import (
+    EquityEvent,
+    FillEvent,
+    NotificationEvent,
+    OrderEvent,
+    QuoteEvent,
+    SessionEvent,
+    TraderHaltedEvent,
+)
+from deepalpha.engine.marketdata import Bar, Quote
+from deepalpha.engine.markets.fees import NO_FEES, order_fees
+from deepalpha.engine.markets.instruments import Instrument
+from deepalpha.engine.markets.rules import tick_size
+from deepalpha.engine.markets.sessions import MARKET_TZ
+from deepalpha.engine.markets.symbols import SymbolError, market_of, normalize
+from deepalpha.engine.orders import Fill, Order, OrderRequest, OrderType, Side
+from deepalpha.engine.traders import TraderConfig, TraderKind
+from deepalpha.i18n import Msg
+
+ZERO = Decimal(0)
+BAR_SECONDS = 60
+BARS_KEPT = 240
+ORDER_HISTORY = 200_000  # orders loaded back on start for the blotter
+UI_EVENTS = (OrderEvent, FillEvent, NotificationEvent, SessionEvent, TraderHaltedEvent, EquityEvent)
+
+
+class _BarBuilder:
+    """One-minute bars from quotes, for the K-line chart."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, deque[Bar]] = {}
+        self._building: dict[str, tuple[int, Bar, int]] = {}
+
+    def add(self, q: Quote) -> None:
+        bucket = int(q.time.timestamp()) // BAR_SECONDS
+        cur = self._building.get(q.symbol)
+        if cur is not None and cur[0] == bucket:
+            _, b, vol0 = cur
+            self._building[q.symbol] = (
+                bucket,
+                Bar(
+                    q.symbol,
+                    q.time,
+                    b.trading_day,
+                    b.open,
+                    max(b.high, q.last),
+                    min(b.low, q.last),
+                    q.last,
+                    max(0, q.volume - vol0),
+                ),
+                vol0,
+            )
+            return
+        if cur is not None:
+            self.bars.setdefault(q.symbol, deque(maxlen=BARS_KEPT)).append(cur[1])
+        day = q.time.astimezone(MARKET_TZ[market_of(q.symbol)]).date()
+        self._building[q.symbol] = (
+            bucket,
+            Bar(q.symbol, q.time, day, q.last, q.last, q.last, q.last, 0),
+            q.volume,
+        )
+
+    def get(self, symbol: str) -> list[Bar]:
+        out = list(self.bars.get(symbol, ()))
+        cur = self._building.get(symbol)
+        if cur is not None:
+            out.append(cur[1])
+        return out
+
+
+class LocalBackend(Backend):
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
+        self.runtime = Runtime(options)
+        self._orders: list[Order] = []
+        self._order_index: dict[str, int] = {}
+        self._fills: deque[Fill] = deque(maxlen=1000)
+        self._curves: dict[str, list[tuple[date, Decimal]]] = {}
+        self._quotes_version = 0
+        self._bars = _BarBuilder()
+        self._search_index: list[tuple[Instrument, tuple[str, ...]]] = []
+        # Screens subscribe here; it outlives a runtime restarted by a restore.
+        self.ui_bus = EventBus()
+
+    # --- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.runtime.start()
+        bus = self.runtime.bus
+        bus.on(QuoteEvent, self._on_quote)
+        bus.on(OrderEvent, self._on_order)
+        bus.on(FillEvent, self._on_fill)
+        bus.on(EquityEvent, self._on_equity)
+        for event_type in UI_EVENTS:
+            bus.on(event_type, self.ui_bus.publish)
+        store = self.runtime.store
+        history = await store.orders(limit=ORDER_HISTORY)
+        for order in reversed(history):
+            self._remember(order)
+        for order in self.runtime.broker.orders.values():
+            self._remember(order.snapshot())
+        self._fills.extend(reversed(await store.fills(limit=self._fills.maxlen or 1000)))
+        for trader_id in self.runtime.traders:
+            self._curves[trader_id] = await store.equity_curve(trader_id)
+        self._build_search()
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+
+    def subscribe(self) -> Subscription:
+        return self.ui_bus.subscribe(*UI_EVENTS)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.options.data_dir
+
+    # --- bus handlers (inline on the engine's path: keep them cheap) ---------------------
+    def _on_quote(self, event: QuoteEvent) -> None:
+        self._quotes_version += 1
+        self._bars.add(event.quote)
+
+    def _remember(self, order: Order) -> None:
+        i = self._order_index.get(order.id)
+        if i is None:
+            self._order_index[order.id] = len(self._orders)
+            self._orders.append(order)
+        else:
+            self._orders[i] = order
+
+    def _on_order(self, event: OrderEvent) -> None:
+        self._remember(event.order)
+
+    def _on_fill(self, event: FillEvent) -> None:
+        self._fills.appendleft(event.fill)
+        self._remember(event.order)
+
+    def _on_equity(self, event: EquityEvent) -> None:
+        curve = self._curves.setdefault(event.trader_id, [])
+        if curve and curve[-1][0] == event.day:
+            curve[-1] = (event.day, event.equity)
+        else:
+            curve.append((event.day, event.equity))
+
+    # --- market -------------------------------------------------------------------------
+    def market_status(self) -> MarketStatus:
+        rt = self.runtime
+        market = rt.market
+        feed_alive = all(not t.done() for t in rt.tasks if t.get_name() == "simulated-market")
+        target = rt.store.target
+        return MarketStatus(
+            label=market.label,
+            simulated=True,
+            time=market.now(),
+            phases=dict(market.phase),
+            feed_alive=feed_alive,
+            database=target.display if target else "",
+            database_ok=rt.writer.last_error is None,
+        )
+
+    def instruments(self) -> Sequence[Instrument]:
+        return self.runtime.market.universe()
+
+    def _build_search(self) -> None:
+        index = []
+        for inst in self.runtime.broker.instruments:
+            code, ex = inst.code, inst.exchange.value.lower()
+            keys = [
+                inst.symbol.lower(),
+                code,
+                inst.name.lower(),
+                inst.name_en.lower(),
+                f"{ex}{code}",
+                f"{ex}.{code}",
+            ]
+            if inst.symbol.endswith(".HK"):
+                keys += [code.lstrip("0"), f"hk.{code}"]
+            index.append((inst, tuple(keys)))
+        self._search_index = index
+
+    def search(self, text: str, limit: int = 10) -> list[Instrument]:
+        needle = text.strip().lower()
+        if not needle:
+            return []
+        exact: Instrument | None = None
+        try:
+            exact = self.runtime.broker.instruments.find(normalize(text))
+        except SymbolError:
+            exact = None
+        starts: list[Instrument] = []
+        contains: list[Instrument] = []
+        for inst, keys in self._search_index:
+            if inst is exact:
+                continue
+            if any(k.startswith(needle) for k in keys):
+                starts.append(inst)
+            elif any(needle in k for k in keys[2:4]):
+                contains.append(inst)
+        found = ([exact] if exact else []) + starts + contains
+        return found[:limit]
+
+    def quotes(self) -> Mapping[str, Quote]:
+        return self.runtime.market.quotes
+
+    def quotes_version(self) -> int:
+        return self._quotes_version
+
+    def bars(self, symbol: str) -> Sequence[Bar]:
+        return self._bars.get(symbol)
+
+    # --- traders and accounts -----------------------------------------------------------
+    def traders(self) -> list[TraderView]:
+        rt = self.runtime
+        out = []
+        for trader in rt.traders.values():
+            book = rt.broker.traders.get(trader.id)
+            if book is None:
+                continue
+            pf = book.portfolio
+            runner = rt.strategy_traders.get(trader.id)
+            running = runner.running if runner is not None else trader.running
+            out.append(
+                TraderView(
+                    id=trader.id,
+                    name=trader.name,
+                    kind=trader.kind.value,
+                    running=running,
+                    halted=book.risk.halted[1] if book.risk.halted else None,
+                    model_label=_model_label(trader),
+                    equity=pf.equity(),
+                    deposits=pf.deposits_total(),
+                    day_pnl=pf.daily_pnl(),
+                    cash={c: a.cash for c, a in pf.accounts.items()},
+                    positions=len(pf.held()),
+                    open_orders=book.open_orders,
+                    trades=pf.trades,
+                    fees=pf.fees_total(),
+                    limits=book.risk.limits,
+                    settings=dict(trader.settings),
+                )
+            )
+        return out
+
+    def positions(self, trader_id: str | None = None) -> list[PositionView]:
+        rt = self.runtime
+        out = []
+        for tid, book in rt.broker.traders.items():
+            if trader_id is not None and tid != trader_id:
+                continue
+            for pos in book.portfolio.held():
+                inst = rt.broker.instruments.find(pos.symbol)
+                out.append(
+                    PositionView(
+                        tid,
+                        pos.symbol,
+                        inst.name if inst else pos.symbol,
+                        pos.currency,
+                        pos.quantity,
+                        pos.available,
+                        pos.avg_cost,
+                        pos.last_price,
+                        pos.value,
+                        pos.unrealized_pnl,
+                        pos.realized_pnl,
+                    )
+                )
+        return out
+
+    def orders(self) -> Sequence[Order]:
+        return self._orders
+
+    def fills(self, limit: int = 100) -> list[Fill]:
+        return list(self._fills)[:limit]
+
+    def equity_curves(self) -> dict[str, list[tuple[date, Decimal]]]:
+        rt = self.runtime
+        out: dict[str, list[tuple[date, Decimal]]] = {}
+        today = rt.market.now().date()
+        for trader_id, curve in self._curves.items():
+            book = rt.broker.traders.get(trader_id)
+            points = list(curve)
+            if book is not None:  # the live point: equity now
+                live = (today, book.portfolio.equity())
+                if points and points[-1][0] == today:
+                    points[-1] = live
+                else:
+                    points.append(live)
+            out[trader_id] = points
+        return out
+
+    def trader_config(self, trader_id: str) -> TraderConfig:
+        return self.runtime.traders[trader_id]
+
+    # --- commands -----------------------------------------------------------------------
+    def preview_order(self, req: OrderRequest) -> OrderPreview:
+        broker = self.runtime.broker
+        try:
+            inst = broker.instruments.get(req.symbol)
+        except (SymbolError, LookupError) as exc:
+            return OrderPreview(
+                False,
+                "UNKNOWN_SYMBOL",
+                str(exc),
+                0,
+                None,
+                None,
+                None,
+                None,
+                None,
+                ZERO,
+                NO_FEES,
+                "CNY",
+            )
+        st = broker.state(inst.symbol)
+        pf = broker.portfolio(req.trader_id) if req.trader_id in broker.traders else None
+        pos = pf.positions.get(inst.symbol) if pf else None
+        sellable = pos.available if pos else 0
+        day = broker.day[inst.market] or self.runtime.market.now().date()
+        if req.type is OrderType.LIMIT and req.limit_price is not None:
+            price: Decimal | None = req.limit_price
+        else:
+            touch = st.ask if req.side is Side.BUY else st.bid
+            price = touch if touch is not None else st.last
+        amount = price * req.quantity if price is not None and req.quantity > 0 else ZERO
+        fees = order_fees(inst.market, req.side is Side.SELL, amount, day, broker.settings.fees)
+        problem = broker.check(req)
+        return OrderPreview(
+            ok=problem is None,
+            code=problem[0].value if problem else None,
+            message=problem[1] if problem else None,
+            board_lot=inst.board_lot,
+            sellable=sellable if req.side is Side.SELL else None,
+            limit_down=st.limit_down,
+            limit_up=st.limit_up,
+            tick=tick_size(inst, price, day) if price is not None else None,
+            price=price,
+            amount=amount,
+            fees=fees,
+            currency=inst.currency,
+        )
+
+    async def place_order(self, req: OrderRequest) -> Order:
+        order = await self.runtime.place_order(req)
+        return order.snapshot()
+
+    async def cancel_order(self, order_id: str) -> Order:
+        return (await self.runtime.cancel_order(order_id)).snapshot()
+
+    async def cancel_all(self, trader_id: str | None = None) -> list[Order]:
+        return [o.snapshot() for o in await self.runtime.cancel_all(trader_id)]
+
+    async def set_trader_running(self, trader_id: str, running: bool) -> None:
+        rt = self.runtime
+        trader = rt.traders[trader_id]
+        trader.running = running
+        runner = rt.strategy_traders.get(trader_id)
+        if runner is not None:
+            runner.running = running
+        book = rt.broker.traders[trader_id]
+        if running:
+            book.risk.enable()
+            await rt.store.clear_halt(trader_id)
+        await rt.store.save_trader(trader)
+
+    async def save_trader(
+        self, trader: TraderConfig, cash: Mapping[str, Decimal] | None = None
+    ) -> None:
+        await self.runtime.save_trader(trader, cash)
+
+    # --- backtests, backups, preferences ------------------------------------------------
+    async def run_backtest(
+        self,
+        data: Sequence[Path],
+        cash: Decimal,
+        *,
+        strategy: str | None = None,
+        params: Mapping[str, str] | None = None,
+        orders_file: Path | None = None,
+        progress: ProgressFn | None = None,
+    ) -> dict[str, Any]:
+        from deepalpha.app.backtest_job import run_backtest_job  # noqa: PLC0415
+
+        settings = self.runtime.settings
+        return await asyncio.to_thread(
+            run_backtest_job,
+            settings,
+            list(data),
+            cash,
+            strategy,
+            dict(params or {}),
+            orders_file,
+            progress,
+        )
+
+    async def list_backups(self) -> list[BackupView]:
+        from deepalpha.sync.backup import list_backups  # noqa: PLC0415
+
+        found = await asyncio.to_thread(list_backups, self.data_dir)
+        return [
+            BackupView(
+                b.path,
+                b.created_at,
+                b.size,
+                b.label,
+                (b.manifest or {}).get("schema_revision"),
+                b.error,
+            )
+            for b in found
+        ]
+
+    async def create_backup(self, label: str | None = None) -> Path:
+        from deepalpha.sync.backup import create_backup  # noqa: PLC0415
+
+        return await asyncio.to_thread(
+            create_backup, self.data_dir, self.options.database_url, None, label
+        )
+
+    async def verify_backup(self, path: Path) -> list[str]:
+        from deepalpha.sync.backup import verify_backup  # noqa: PLC0415
+
+        result = await asyncio.to_thread(verify_backup, path)
+        return list(result.problems)
+
+    async def restore_backup(self, path: Path) -> None:
+        from deepalpha.sync.backup import restore_backup, verify_backup  # noqa: PLC0415
+
+        result = await asyncio.to_thread(verify_backup, path)
+        if not result.ok:
+            from deepalpha.sync.backup import BackupError  # noqa: PLC0415
+
+            raise BackupError(f"{path}: " + "; ".join(result.problems))
+        await self.runtime.stop()
+        try:
+            await asyncio.to_thread(
+                restore_backup, path, self.data_dir, database_url=self.options.database_url
+            )
+        finally:
+            # Carry on, on the restored state (or the untouched one if the restore refused).
+            self.runtime = Runtime(self.options)
+            self._orders, self._order_index = [], {}
+            self._fills.clear()
+            self._curves = {}
+            self._bars = _BarBuilder()
+            await self.start()
+        self.ui_bus.publish(
+            NotificationEvent("information", Msg("backup.restored", path=path.name))
+        )
+
+    async def get_preference(self, key: str, default: Any = None) -> Any:
+        return await self.runtime.store.get_preference(key, default)
+
+    async def set_preference(self, key: str, value: Any) -> None:
+        await self.runtime.store.set_preference(key, value)
+
+
+def _model_label(trader: TraderConfig) -> str:
+    if trader.kind is TraderKind.STRATEGY:
+        s = trader.settings
+        return f"{s.get('strategy', 'strategy')} {s.get('fast', '')}/{s.get('slow', '')}"
+    if trader.kind is TraderKind.DISCRETIONARY:
+        return "—"
+    return trader.model_profile or "baseline (no LLM)"
+
+
+__all__ = ["LocalBackend"]

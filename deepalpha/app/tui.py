@@ -1,0 +1,291 @@
+"""The Textual workstation. One factory builds it for the CLI and the tests (``make_app``).
+
+Screens reach the engine only through the :class:`Backend`. Quotes are not pushed as messages:
+each screen repaints from the backend's quote store on a timer (at most ~10 Hz). Orders, fills,
+rejections and notifications arrive through one subscription and become toasts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from deepalpha.app.backend import Backend
+from deepalpha.engine.events import (
+    FillEvent,
+    NotificationEvent,
+    OrderEvent,
+    TraderHaltedEvent,
+)
+from deepalpha.engine.orders import OrderStatus
+from deepalpha.i18n import language, language_from_locale, say, set_language, t
+from deepalpha.widgets.colours import set_convention
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+THEMES = {"dark": "textual-dark", "light": "textual-light"}
+SCREENS = (
+    "dashboard",
+    "market",
+    "orders",
+    "positions",
+    "traders",
+    "backtest",
+    "backups",
+    "settings",
+    "help",
+)
+SCREEN_KEYS = {
+    "help": "f1",
+    "dashboard": "f2",
+    "market": "f3",
+    "orders": "f4",
+    "positions": "f5",
+    "traders": "f6",
+    "backtest": "f7",
+    "backups": "f8",
+    "settings": "f9",
+}
+
+
+def _mode_factories() -> dict[str, Any]:
+    from deepalpha.screens.backtest import BacktestScreen  # noqa: PLC0415
+    from deepalpha.screens.backups import BackupsScreen  # noqa: PLC0415
+    from deepalpha.screens.dashboard import DashboardScreen  # noqa: PLC0415
+    from deepalpha.screens.help import HelpScreen  # noqa: PLC0415
+    from deepalpha.screens.market import MarketScreen  # noqa: PLC0415
+    from deepalpha.screens.orders import OrdersScreen  # noqa: PLC0415
+    from deepalpha.screens.positions import PositionsScreen  # noqa: PLC0415
+    from deepalpha.screens.settings import SettingsScreen  # noqa: PLC0415
+    from deepalpha.screens.traders import TradersScreen  # noqa: PLC0415
+
+    return {
+        "dashboard": DashboardScreen,
+        "market": MarketScreen,
+        "orders": OrdersScreen,
+        "positions": PositionsScreen,
+        "traders": TradersScreen,
+        "backtest": BacktestScreen,
+        "backups": BackupsScreen,
+        "settings": SettingsScreen,
+        "help": HelpScreen,
+    }
+
+
+def _bindings() -> list[BindingType]:
+    out: list[BindingType] = [
+        Binding(
+            SCREEN_KEYS[name],
+            f"goto('{name}')",
+            t(f"screen.{name}"),
+            id=f"screen.{name}",
+            show=name in ("help", "dashboard", "market", "orders", "positions"),
+        )
+        for name in SCREENS
+    ]
+    out += [
+        Binding("b", "ticket('buy')", t("key.buy"), id="order.buy"),
+        Binding("s", "ticket('sell')", t("key.sell"), id="order.sell"),
+        Binding("ctrl+q", "quit", t("key.quit"), id="app.quit", priority=True),
+    ]
+    return out
+
+
+# Binding id → catalogue key of its description (see ``localize_bindings``).
+BINDING_TEXT = {f"screen.{name}": f"screen.{name}" for name in SCREENS} | {
+    "order.buy": "key.buy",
+    "order.sell": "key.sell",
+    "app.quit": "key.quit",
+}
+
+
+class DeepAlphaApp(App[None]):
+    TITLE = "DeepAlpha"
+    CSS_PATH = str(ASSETS / "deepalpha.tcss")
+    BINDINGS: ClassVar[list[BindingType]] = _bindings()
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        start_screen: str | None = None,
+        keymap: dict[str, str] | None = None,
+        start_backend: bool = True,
+    ) -> None:
+        self.backend = backend
+        self._start_screen = start_screen
+        self._keymap_override = keymap or {}
+        self._start_backend = start_backend
+        self.current_trader: str | None = None
+        super().__init__()
+        self._modes = dict(_mode_factories())
+
+    # --- start-up -----------------------------------------------------------------------
+    async def on_mount(self) -> None:
+        if self._start_backend:
+            await self.backend.start()
+        await self._load_preferences()
+        traders = self.backend.traders()
+        if self.current_trader is None and traders:
+            self.current_trader = traders[0].id
+        await self.switch_mode(self._start_screen or self._last_screen)
+        self._listen()
+
+    async def _load_preferences(self) -> None:
+        from deepalpha.app.settings import Settings  # noqa: PLC0415
+
+        ui = Settings().ui
+        backend = self.backend
+        lang = await backend.get_preference("language", None) or ui.language
+        set_language(language_from_locale() if lang == "auto" else lang)
+        colours = await backend.get_preference("colours", None) or ui.colours
+        if colours == "auto":
+            colours = "cn" if language() == "zh" else "western"
+        set_convention(colours)
+        theme = await backend.get_preference("theme", None) or ui.theme
+        self.theme = THEMES.get(theme, THEMES["dark"])
+        self._last_screen = await backend.get_preference("last_screen", "market")
+        if self._last_screen not in SCREENS:
+            self._last_screen = "market"
+        self.current_trader = await backend.get_preference("trader", None)
+        keymap = {**ui.keys, **self._keymap_override}
+        if keymap:
+            self.set_keymap(keymap)
+        self.localize_bindings()
+
+    @work(exclusive=True, group="engine-events")
+    async def _listen(self) -> None:
+        """Toasts for fills, rejections, expiries, halts and engine notifications."""
+        sub = self.backend.subscribe()
+        try:
+            while True:
+                event = await sub.get()
+                self._toast(event)
+        finally:
+            sub.close()
+
+    def _toast(self, event: object) -> None:
+        if isinstance(event, FillEvent):
+            f = event.fill
+            self.notify(
+                t(
+                    "toast.fill",
+                    side=t(f"side.{f.side.value}"),
+                    quantity=f.quantity,
+                    symbol=f.symbol,
+                    price=f.price,
+                ),
+                title=t("toast.fill_title"),
+                timeout=4,
+            )
+        elif isinstance(event, OrderEvent):
+            o = event.order
+            if o.status is OrderStatus.REJECTED and o.source != "strategy":
+                code = o.reject_code.value if o.reject_code else "?"
+                self.notify(
+                    say(o.reject_reason or ""),
+                    title=t("toast.rejected_title", code=code),
+                    severity="error",
+                    timeout=8,
+                )
+            elif o.status is OrderStatus.EXPIRED and o.source == "manual" and o.reject_code:
+                self.notify(
+                    say(o.reject_reason or ""),
+                    title=t("toast.expired_title", code=o.reject_code.value),
+                    severity="warning",
+                    timeout=6,
+                )
+        elif isinstance(event, TraderHaltedEvent):
+            self.notify(
+                say(event.reason), title=t("toast.halted_title"), severity="error", timeout=10
+            )
+        elif isinstance(event, NotificationEvent):
+            severity = (
+                "error"
+                if event.severity == "error"
+                else ("warning" if event.severity == "warning" else "information")
+            )
+            self.notify(
+                say(event.message),
+                severity=severity,  # type: ignore[arg-type]
+                title=t("toast.error_title") if severity == "error" else "",
+            )
+
+    # --- navigation and orders ----------------------------------------------------------
+    async def action_goto(self, name: str) -> None:
+        if name not in SCREENS:
+            return
+        if self.current_mode != name:
+            await self.switch_mode(name)
+        self._save_pref("last_screen", name)
+
+    def action_ticket(self, side: str, symbol: str | None = None) -> None:
+        from deepalpha.screens.order_ticket import OrderTicket  # noqa: PLC0415
+
+        if isinstance(self.screen, OrderTicket):
+            return
+        symbol = symbol or getattr(self.screen, "selected_symbol", None)
+        self.push_screen(OrderTicket(side, symbol=symbol, trader_id=self.current_trader))
+
+    @work(group="preferences")
+    async def _save_pref(self, key: str, value: Any) -> None:
+        await self.backend.set_preference(key, value)
+
+    # --- language, theme, colours -------------------------------------------------------
+    def localize_bindings(self) -> None:
+        """Footer texts in the current language (binding descriptions come from the
+        catalogue, keyed by binding id)."""
+        nodes: list[Any] = [self, *self.screen_stack]
+        nodes += [s for s in getattr(self, "_screens", {}).values() if isinstance(s, Screen)]
+        for node in nodes:
+            bindings = node._bindings.key_to_bindings
+            for key, items in bindings.items():
+                bindings[key] = [
+                    dataclasses.replace(b, description=t(BINDING_TEXT[b.id]))
+                    if b.id in BINDING_TEXT
+                    else b
+                    for b in items
+                ]
+        self.refresh_bindings()
+
+    async def set_language(self, lang: str) -> None:
+        set_language(lang)
+        self.localize_bindings()
+        for screen in self.screen_stack:
+            relabel = getattr(screen, "relabel", None)
+            if relabel is not None:
+                relabel()
+        await self.backend.set_preference("language", lang)
+
+    async def set_theme_name(self, name: str) -> None:
+        self.theme = THEMES[name]
+        await self.backend.set_preference("theme", name)
+
+    async def set_colours(self, name: str) -> None:
+        set_convention(name)
+        await self.backend.set_preference("colours", name)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # The workstation's own commands come first; Textual's (theme, keys, quit) after.
+        from deepalpha.app.commands import workstation_commands  # noqa: PLC0415
+
+        yield from workstation_commands(self)
+        yield from super().get_system_commands(screen)
+
+    async def on_unmount(self) -> None:
+        if self._start_backend:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.backend.stop()
+
+
+def make_app(backend: Backend, **kwargs: Any) -> DeepAlphaApp:
+    """The one place the workstation is built, for the CLI and for the tests."""
+    return DeepAlphaApp(backend, **kwargs)

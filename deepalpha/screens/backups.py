@@ -1,0 +1,14 @@
+"""The backups screen (placeholder until built)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from deepalpha.i18n import t
+from deepalpha.screens.base import BaseScreen
+
+
+class BackupsScreen(BaseScreen):
+    def body(self) -> ComposeResult:
+        yield Static(t("screen.backups"), classes="title")

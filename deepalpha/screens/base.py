@@ -1,0 +1,64 @@
+"""What every screen shares: the status bar on top, the footer with keys below, access to the
+backend, and a repaint timer that runs only while the screen is shown."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from deepalpha.app.backend import Backend
+from deepalpha.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from deepalpha.app.tui import DeepAlphaApp
+
+
+class BaseScreen(Screen[None]):
+    """A workstation screen. Subclasses compose ``body()`` and repaint in ``refresh_data()``."""
+
+    TITLE_KEY: ClassVar[str] = "app.title"
+    REFRESH_SECONDS: ClassVar[float] = 0.5
+
+    @property
+    def backend(self) -> Backend:
+        return self.deepalpha.backend
+
+    @property
+    def deepalpha(self) -> DeepAlphaApp:
+        from deepalpha.app.tui import DeepAlphaApp  # noqa: PLC0415
+
+        app = self.app
+        assert isinstance(app, DeepAlphaApp)
+        return app
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        yield from self.body()
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self._timer = self.set_interval(self.REFRESH_SECONDS, self._tick, pause=True)
+
+    def on_screen_resume(self) -> None:
+        self._tick()
+        self._timer.resume()
+
+    def on_screen_suspend(self) -> None:
+        self._timer.pause()
+
+    def _tick(self) -> None:
+        self.query_one(StatusBar).show(self.backend.market_status())
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        """Repaint from the backend; called on a timer while the screen is shown."""
+
+    def relabel(self) -> None:
+        """Re-render labels after a language change."""
+        self.refresh_data()
