@@ -35,6 +35,7 @@ from deepalpha.storage.repository import SqlStore
 log = logging.getLogger("deepalpha")
 
 ZERO = Decimal(0)
+LIVE_START = time(9, 29, 45)  # 15 s of the opening call auction, then continuous trading
 DEMO_CASH = {"CNY": Decimal(1_000_000), "HKD": Decimal(1_000_000)}
 YOU = "you"
 SMA_BOT = "sma-bot"
@@ -185,14 +186,18 @@ class Runtime:
     @staticmethod
     def _resume_time(state: StoredState, default: datetime) -> datetime:
         """Simulated days run faster than real ones: resume after the last day already played
-        rather than replay it."""
-        if not state.last_days:
-            return default
-        last = max(state.last_days.values())
-        if default.date() > last:
-            return default
-        nxt = calendar_for(Market.CN).next_trading_day(last)
-        return datetime.combine(nxt, time(8, 55), SHANGHAI)
+        rather than replay it. A day that has not opened yet starts moments before the
+        continuous session, so the screen is live at once rather than after the auctions."""
+        start = default
+        if state.last_days:
+            last = max(state.last_days.values())
+            if default.date() <= last:
+                nxt = calendar_for(Market.CN).next_trading_day(last)
+                start = datetime.combine(nxt, time(0, 0), SHANGHAI)
+        local = start.astimezone(SHANGHAI)
+        if local.time() < LIVE_START:
+            return datetime.combine(local.date(), LIVE_START, SHANGHAI)
+        return start
 
     async def _create_demo(self) -> StoredState:
         traders = demo_traders()
