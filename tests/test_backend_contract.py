@@ -136,11 +136,7 @@ def test_orders_are_durable_previewed_cancelled_and_streamed(
             second = await b.place_order(
                 OrderRequest("you", "00700.HK", Side.BUY, 100, OrderType.LIMIT, Decimal("1.00"))
             )
-            assert (
-                second.status is OrderStatus.REJECTED
-                and second.reject_code == "PRICE_LIMIT"
-                or second.status is OrderStatus.OPEN
-            )
+            assert second.status is OrderStatus.OPEN  # HKEX has no daily price band
             cancelled = await b.cancel_order(order.id)
             assert cancelled.status is OrderStatus.CANCELLED
             assert {o.id for o in b.orders()} >= {order.id}
