@@ -21,7 +21,7 @@ from deepalpha.engine.bus import EventBus
 from deepalpha.engine.events import AccountState, Event, NotificationEvent
 from deepalpha.engine.feeds.simulator import SimulatedMarket
 from deepalpha.engine.markets.calendar import calendar_for
-from deepalpha.engine.markets.instruments import InstrumentRegistry
+from deepalpha.engine.markets.instruments import Instrument, InstrumentRegistry
 from deepalpha.engine.markets.sessions import SHANGHAI
 from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.orders import Order, OrderRequest
@@ -73,6 +73,11 @@ class RuntimeOptions:
     demo: bool = True
     auto_backup: bool | None = None
     tick_interval: float = 0.1
+    # A larger simulated universe (symbol → (base price, daily turnover in millions)) with the
+    # instruments it needs; benchmarks use it to load the screens with hundreds of symbols.
+    universe: dict[str, tuple[str, int]] | None = None
+    extra_instruments: list[Instrument] | None = None
+    step_seconds: int = 3
 
 
 @dataclass(slots=True)
@@ -115,6 +120,8 @@ class Runtime:
         self.settings = Settings()
         self.store = await open_store(opts.database_url, opts.data_dir)
         instruments = InstrumentRegistry.default()
+        for inst in opts.extra_instruments or ():
+            instruments.add(inst)
         state = await self.store.load_state()
         if not state.traders and opts.demo:
             state = await self._create_demo()
@@ -180,6 +187,8 @@ class Runtime:
             speed=opts.speed if opts.speed is not None else market.simulator_speed,
             start=start,
             instruments=instruments,
+            base_prices=opts.universe,
+            step_seconds=opts.step_seconds,
             limit_rules=self.settings.rules.limits(),
         )
 

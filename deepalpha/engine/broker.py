@@ -64,6 +64,7 @@ from deepalpha.engine.risk import (
     check_trading_enabled,
     daily_loss_breach,
 )
+from deepalpha.i18n import Msg
 
 R = RejectCode
 
@@ -95,10 +96,17 @@ def account_state(trader_id: str, acct: CashAccount) -> AccountState:
     )
 
 
+def _reason(exc: Exception) -> str:
+    """An exception's message as raised (a Msg stays a Msg; ``str(exc)`` would not)."""
+    arg = exc.args[0] if len(exc.args) == 1 else None
+    return arg if isinstance(arg, str) else str(exc)
+
+
 class Rejected(Exception):
     def __init__(self, code: RejectCode, message: str) -> None:
         super().__init__(message)
         self.code = code
+        self.message = message  # a Msg; ``str(exc)`` would be its plain English
 
 
 @dataclass(slots=True)
@@ -267,8 +275,7 @@ class PaperBroker:
             for order in list(orders):
                 code, why = order.last_miss or (
                     R.DAY_END,
-                    f"day order expired at the close with {order.remaining} of "
-                    f"{order.quantity} shares unfilled",
+                    Msg("expire.day_end", remaining=order.remaining, quantity=order.quantity),
                 )
                 order.reject_code, order.reject_reason = code, why
                 self._finish(order, OrderStatus.EXPIRED, now)
@@ -301,7 +308,7 @@ class PaperBroker:
             inst = self.instruments.get(req.symbol)
             symbol = inst.symbol
         except (SymbolError, UnknownInstrument) as exc:
-            unknown = str(exc)
+            unknown = _reason(exc)
         market = (
             inst.market if inst else (Market.HK if symbol.upper().endswith("HK") else Market.CN)
         )
@@ -323,13 +330,15 @@ class PaperBroker:
         was_halted = book is not None and book.risk.halted is not None
         try:
             if book is None:
-                raise Rejected(R.UNKNOWN_TRADER, f"no trader {req.trader_id!r}")
+                raise Rejected(
+                    R.UNKNOWN_TRADER, Msg("order.unknown_trader", trader=repr(req.trader_id))
+                )
             if inst is None:
                 raise Rejected(R.UNKNOWN_SYMBOL, unknown)
             self._validate(order, inst, book, now)
         except (Rejected, RiskRejection) as exc:
             code = exc.code
-            message = exc.message if isinstance(exc, RiskRejection) else str(exc)
+            message = exc.message
             order.reject(code, message, now)
             self._publish_order(order)
             # The kill switch stops the trader once; later orders are only rejected.
@@ -362,16 +371,47 @@ class PaperBroker:
         self._publish_order(order)
         return order
 
-    def _validate(self, order: Order, inst: Instrument, book: TraderBook, now: datetime) -> None:
+    def check(self, req: OrderRequest) -> tuple[RejectCode, str] | None:
+        """What ``submit`` would reject the order for, without placing or counting it."""
+        now = self.clock.now()
+        book = self.traders.get(req.trader_id)
+        if book is None:
+            return R.UNKNOWN_TRADER, Msg("order.unknown_trader", trader=repr(req.trader_id))
+        try:
+            inst = self.instruments.get(req.symbol)
+        except (SymbolError, UnknownInstrument) as exc:
+            return R.UNKNOWN_SYMBOL, _reason(exc)
+        day = self.day[inst.market] or now.astimezone(MARKET_TZ[inst.market]).date()
+        probe = Order(
+            "preview",
+            req.trader_id,
+            inst.symbol,
+            req.side,
+            req.type,
+            req.quantity,
+            req.limit_price,
+            now,
+            day,
+            req.source,
+        )
+        try:
+            self._validate(probe, inst, book, now, record=False)
+        except Rejected as exc:
+            return exc.code, exc.message
+        except RiskRejection as exc:
+            return exc.code, exc.message
+        return None
+
+    def _validate(
+        self, order: Order, inst: Instrument, book: TraderBook, now: datetime, record: bool = True
+    ) -> None:
         qty, price = order.quantity, order.limit_price
         if not isinstance(qty, int) or isinstance(qty, bool):
-            raise Rejected(
-                R.INVALID_ORDER, f"quantity must be a whole number of shares, got {qty!r}"
-            )
+            raise Rejected(R.INVALID_ORDER, Msg("order.whole_shares", quantity=repr(qty)))
         if order.type is OrderType.LIMIT and price is None:
-            raise Rejected(R.INVALID_ORDER, "a limit order needs a limit price")
+            raise Rejected(R.INVALID_ORDER, Msg("order.limit_needs_price"))
         if order.type is OrderType.MARKET and price is not None:
-            raise Rejected(R.INVALID_ORDER, "a market order takes no limit price")
+            raise Rejected(R.INVALID_ORDER, Msg("order.market_no_price"))
         check_trading_enabled(book.risk)
         market = inst.market
         if self.settings.check_sessions:
@@ -379,16 +419,20 @@ class PaperBroker:
             if not accepts_orders(phase):
                 raise Rejected(
                     R.MARKET_CLOSED,
-                    f"the {market.value} market is "
-                    f"{phase.value.replace('_', ' ')}; orders are "
-                    "accepted in the auctions and continuous trading",
+                    Msg(
+                        "session.not_accepting",
+                        market=Msg(f"market.{market.value}"),
+                        phase=Msg(f"session.phase.{phase.value}"),
+                    ),
                 )
             if order.type is OrderType.MARKET and phase is not Phase.CONTINUOUS:
                 raise Rejected(
                     R.MARKET_CLOSED,
-                    f"market orders are accepted only in continuous "
-                    f"trading; the {market.value} market is in "
-                    f"{phase.value.replace('_', ' ')}",
+                    Msg(
+                        "session.market_order_continuous",
+                        market=Msg(f"market.{market.value}"),
+                        phase=Msg(f"session.phase.{phase.value}"),
+                    ),
                 )
         pf = book.portfolio
         pos = pf.positions.get(inst.symbol)
@@ -410,33 +454,39 @@ class PaperBroker:
             ):
                 raise Rejected(
                     R.PRICE_LIMIT,
-                    f"limit price {price} is outside today's band {st.limit_down}–"
-                    f"{st.limit_up} for {inst.symbol} (reference {st.pre_close})",
+                    Msg(
+                        "band.outside",
+                        price=price,
+                        low=st.limit_down,
+                        high=st.limit_up,
+                        symbol=inst.symbol,
+                        reference=st.pre_close,
+                    ),
                 )
         if order.side is Side.SELL:
             held = pos.quantity - pos.frozen if pos else 0
             if qty > held:
                 raise Rejected(
                     R.INSUFFICIENT_POSITION,
-                    f"sell {qty} {inst.symbol}: {held} shares held and not already "
-                    "in open sell orders",
+                    Msg("position.insufficient", quantity=qty, symbol=inst.symbol, held=held),
                 )
             avail = pos.available if pos else 0
             if qty > avail:
                 raise Rejected(
                     R.T_PLUS_ONE,
-                    f"sell {qty} {inst.symbol}: only {avail} sellable today; "
-                    f"{pos.bought_today if pos else 0} shares bought today become "
-                    "sellable on the next trading day (T+1)",
+                    Msg(
+                        "t1.not_sellable",
+                        quantity=qty,
+                        symbol=inst.symbol,
+                        sellable=avail,
+                        bought=pos.bought_today if pos else 0,
+                    ),
                 )
         ref = self._reference_price(order, st)
         value = ref * qty if ref is not None else ZERO
         if order.side is Side.BUY:
             if ref is None:
-                raise Rejected(
-                    R.MARKET_CLOSED,
-                    f"no price yet for {inst.symbol}; a market order needs a quote or a bar",
-                )
+                raise Rejected(R.MARKET_CLOSED, Msg("order.no_price_yet", symbol=inst.symbol))
             need = value + estimate_fees(
                 inst.market, False, value, order.trading_day, self.settings.fees
             )
@@ -444,8 +494,15 @@ class PaperBroker:
             if need > avail_cash:
                 raise Rejected(
                     R.INSUFFICIENT_CASH,
-                    f"buy {qty} {inst.symbol} at {ref} needs {need:.2f} "
-                    f"{inst.currency} with fees; available {avail_cash:.2f}",
+                    Msg(
+                        "cash.insufficient",
+                        quantity=qty,
+                        symbol=inst.symbol,
+                        price=ref,
+                        need=f"{need:.2f}",
+                        currency=inst.currency,
+                        available=f"{avail_cash:.2f}",
+                    ),
                 )
             order.frozen_cash = need
         check_order(
@@ -457,6 +514,7 @@ class PaperBroker:
             is_buy=order.side is Side.BUY,
             open_orders=book.open_orders,
             now=now,
+            record=record,
         )
 
     def _reference_price(self, order: Order, st: SymbolState) -> Decimal | None:
@@ -484,7 +542,7 @@ class PaperBroker:
         ):
             self._match_quote_order(order, st)
 
-    def cancel(self, order_id: str, reason: str = "cancelled by request") -> Order:
+    def cancel(self, order_id: str, reason: str | None = None) -> Order:
         order = self.orders.get(order_id)
         if order is None:
             raise KeyError(f"no order {order_id}")
@@ -492,7 +550,7 @@ class PaperBroker:
             raise ValueError(
                 f"order {order_id} is {order.status.value}; only open orders can be cancelled"
             )
-        order.reject_reason = reason
+        order.reject_reason = reason if reason is not None else Msg("cancel.by_request")
         self._finish(order, OrderStatus.CANCELLED, self.clock.now())
         return order
 
@@ -605,32 +663,26 @@ class PaperBroker:
 
     def _miss_no_touch(self, order: Order, st: SymbolState) -> None:
         at_limit = st.limit_up if order.side is Side.BUY else st.limit_down
+        buy = order.side is Side.BUY
         if at_limit is not None and st.last == at_limit:
-            word, who = (
-                ("limit-up", "sellers") if order.side is Side.BUY else ("limit-down", "buyers")
-            )
-            order.last_miss = (
-                R.PRICE_LIMIT,
-                f"{order.symbol} sealed at {word} {at_limit}: no {who}",
-            )
+            key = "nofill.sealed_up" if buy else "nofill.sealed_down"
+            order.last_miss = (R.PRICE_LIMIT, Msg(key, symbol=order.symbol, price=at_limit))
         else:
-            order.last_miss = (
-                R.NO_LIQUIDITY,
-                f"no {'ask' if order.side is Side.BUY else 'bid'} for {order.symbol}",
-            )
+            key = "nofill.no_ask" if buy else "nofill.no_bid"
+            order.last_miss = (R.NO_LIQUIDITY, Msg(key, symbol=order.symbol))
 
     def _blocked_by_limit(self, order: Order, st: SymbolState, price: Decimal) -> bool:
         """No buy fills at or above limit-up, no sell fills at or below limit-down."""
         if order.side is Side.BUY and st.limit_up is not None and price >= st.limit_up:
             order.last_miss = (
                 R.PRICE_LIMIT,
-                f"buy {order.symbol} at {price}: at or above limit-up {st.limit_up}, no fill",
+                Msg("nofill.at_limit_up", symbol=order.symbol, price=price, limit=st.limit_up),
             )
             return True
         if order.side is Side.SELL and st.limit_down is not None and price <= st.limit_down:
             order.last_miss = (
                 R.PRICE_LIMIT,
-                f"sell {order.symbol} at {price}: at or below limit-down {st.limit_down}, no fill",
+                Msg("nofill.at_limit_down", symbol=order.symbol, price=price, limit=st.limit_down),
             )
             return True
         return False
@@ -660,7 +712,7 @@ class PaperBroker:
             if bar.low > order.limit_price:
                 order.last_miss = (
                     R.DAY_END,
-                    f"limit {order.limit_price} not reached (low {bar.low})",
+                    Msg("nofill.not_reached_low", limit=order.limit_price, low=bar.low),
                 )
                 return
             price = min(bar.open, order.limit_price)
@@ -669,7 +721,7 @@ class PaperBroker:
             if bar.high < order.limit_price:
                 order.last_miss = (
                     R.DAY_END,
-                    f"limit {order.limit_price} not reached (high {bar.high})",
+                    Msg("nofill.not_reached_high", limit=order.limit_price, high=bar.high),
                 )
                 return
             price = max(bar.open, order.limit_price)
@@ -679,7 +731,12 @@ class PaperBroker:
         if cap <= 0:
             order.last_miss = (
                 R.NO_LIQUIDITY,
-                f"{order.symbol} bar at {bar.time:%Y-%m-%d %H:%M} traded {bar.volume} shares",
+                Msg(
+                    "nofill.no_volume",
+                    symbol=order.symbol,
+                    time=f"{bar.time:%Y-%m-%d %H:%M}",
+                    volume=bar.volume,
+                ),
             )
             return
         self._execute(order, st.inst, price, cap)
@@ -699,7 +756,7 @@ class PaperBroker:
         if qty <= 0:
             order.last_miss = (
                 R.NO_LIQUIDITY,
-                f"{order.symbol}: the volume allowed ({cap} shares) is below one lot",
+                Msg("nofill.below_one_lot", symbol=order.symbol, cap=cap),
             )
             return
         book = self.traders[order.trader_id]
@@ -739,8 +796,14 @@ class PaperBroker:
                 if qty <= 0 or (inst.board is Board.STAR and qty < 200):
                     order.last_miss = (
                         R.INSUFFICIENT_CASH,
-                        f"fill of {order.symbol} at {price} needs {cost:.2f} "
-                        f"{inst.currency}; available {budget:.2f}",
+                        Msg(
+                            "nofill.cash",
+                            symbol=order.symbol,
+                            price=price,
+                            need=f"{cost:.2f}",
+                            currency=inst.currency,
+                            available=f"{budget:.2f}",
+                        ),
                     )
                     return
         now = self.clock.now()

@@ -39,6 +39,7 @@ from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.orders import Order, OrderStatus, RejectCode, Side
 from deepalpha.engine.portfolio import CashAccount, Portfolio, Position
 from deepalpha.engine.traders import TraderConfig
+from deepalpha.i18n import Msg
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ class EventWriter:
                     await self.store.write_events(batch)
                     break
                 except Exception as exc:  # keep the batch; retry until storage is back
-                    message = f"could not save {len(batch)} changes: {exc}"
+                    message = Msg("store.save_failed", count=len(batch), error=str(exc))
                     if message != self.last_error:
                         log.error(message)
                         self.bus.publish(NotificationEvent("error", message))
@@ -165,7 +166,7 @@ class EventWriter:
                     self._durable.wait_for(lambda: self._committed >= target), timeout
                 )
             except TimeoutError:
-                raise PersistenceError(self.last_error or "saving took too long") from None
+                raise PersistenceError(self.last_error or Msg("store.too_slow")) from None
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Commit what is left and stop; give up after ``timeout`` seconds of failing."""
@@ -182,7 +183,7 @@ class EventWriter:
         try:
             await asyncio.wait_for(self._commit_buffer(), timeout)
         except TimeoutError:
-            message = f"stopped with {self.pending} changes unsaved: {self.last_error}"
+            message = Msg("store.stopped_unsaved", count=self.pending, error=self.last_error)
             log.error(message)
             self.bus.publish(NotificationEvent("error", message))
         async with self._durable:
@@ -268,10 +269,11 @@ def catch_up(
             out = expired.setdefault(market, [])
             for order in stale:
                 order.reject_code = RejectCode.DAY_END
-                order.reject_reason = (
-                    f"day order expired at the close of {order.trading_day} "
-                    f"with {order.remaining} of {order.quantity} shares "
-                    "unfilled (DeepAlpha was not running)"
+                order.reject_reason = Msg(
+                    "expire.missed_close",
+                    day=order.trading_day.isoformat(),
+                    remaining=order.remaining,
+                    quantity=order.quantity,
                 )
                 broker.expire(order)
                 out.append(order)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from deepalpha.engine.orders import RejectCode
 from deepalpha.engine.portfolio import Portfolio
+from deepalpha.i18n import Msg
 
 
 @dataclass(slots=True)
@@ -47,19 +48,21 @@ def check_trading_enabled(state: RiskState) -> None:
     if state.halted is not None:
         raise RiskRejection(*state.halted)
     if not state.limits.trading_enabled:
-        raise RiskRejection(RejectCode.TRADING_DISABLED, "trading is disabled for this trader")
+        raise RiskRejection(RejectCode.TRADING_DISABLED, Msg("risk.trading_disabled"))
 
 
-def daily_loss_breach(state: RiskState, portfolio: Portfolio) -> str | None:
+def daily_loss_breach(state: RiskState, portfolio: Portfolio) -> Msg | None:
     """The kill switch: a message when today's loss reached the limit, else ``None``."""
     limit = state.limits.max_daily_loss
     if limit is None or portfolio.day_start_equity is None:
         return None
     loss = portfolio.day_start_equity - portfolio.equity()
     if loss >= limit:
-        return (
-            f"today's loss {loss.quantize(Decimal('0.01'))} {portfolio.base_currency} "
-            f"reached the daily limit {limit}; trading stopped until re-enabled"
+        return Msg(
+            "risk.daily_loss",
+            loss=loss.quantize(Decimal("0.01")),
+            currency=portfolio.base_currency,
+            limit=limit,
         )
     return None
 
@@ -74,14 +77,21 @@ def check_order(
     is_buy: bool,
     open_orders: int,
     now: datetime,
+    record: bool = True,
 ) -> None:
-    """Raise :class:`RiskRejection` for the first limit the order would break."""
+    """Raise :class:`RiskRejection` for the first limit the order would break. With
+    ``record=False`` (a preview) nothing is counted and the kill switch is not thrown."""
     lim = state.limits
     if lim.max_order_value is not None and order_value > lim.max_order_value:
         raise RiskRejection(
             RejectCode.RISK_MAX_ORDER_VALUE,
-            f"order value {order_value:.2f} {currency} exceeds the limit "
-            f"{lim.max_order_value} for {symbol}",
+            Msg(
+                "risk.max_order_value",
+                value=f"{order_value:.2f}",
+                currency=currency,
+                limit=lim.max_order_value,
+                symbol=symbol,
+            ),
         )
     if is_buy and lim.max_position_value is not None:
         pos = portfolio.positions.get(symbol)
@@ -89,13 +99,20 @@ def check_order(
         if held + order_value > lim.max_position_value:
             raise RiskRejection(
                 RejectCode.RISK_MAX_POSITION,
-                f"position in {symbol} would be {held + order_value:.2f} {currency}, above the "
-                f"limit {lim.max_position_value} (held {held:.2f}, order {order_value:.2f})",
+                Msg(
+                    "risk.max_position",
+                    symbol=symbol,
+                    total=f"{held + order_value:.2f}",
+                    currency=currency,
+                    limit=lim.max_position_value,
+                    held=f"{held:.2f}",
+                    value=f"{order_value:.2f}",
+                ),
             )
     if lim.max_open_orders is not None and open_orders >= lim.max_open_orders:
         raise RiskRejection(
             RejectCode.RISK_OPEN_ORDERS,
-            f"{open_orders} open orders already; the limit is {lim.max_open_orders}",
+            Msg("risk.open_orders", count=open_orders, limit=lim.max_open_orders),
         )
     if lim.max_orders_per_minute is not None:
         recent = state.recent
@@ -107,15 +124,14 @@ def check_order(
         if len(recent) >= lim.max_orders_per_minute:
             raise RiskRejection(
                 RejectCode.RISK_ORDER_RATE,
-                f"{len(recent)} orders in the last minute; the limit is "
-                f"{lim.max_orders_per_minute} per minute",
+                Msg("risk.order_rate", count=len(recent), limit=lim.max_orders_per_minute),
             )
-        recent.append(now)
+        if record:
+            recent.append(now)
     breach = daily_loss_breach(state, portfolio)
     if breach is not None:
-        state.halted = (RejectCode.RISK_DAILY_LOSS, breach)
+        if record:
+            state.halted = (RejectCode.RISK_DAILY_LOSS, breach)
         raise RiskRejection(RejectCode.RISK_DAILY_LOSS, breach)
     if lim.dry_run:
-        raise RiskRejection(
-            RejectCode.DRY_RUN, "dry run: the order passed every check and was not placed"
-        )
+        raise RiskRejection(RejectCode.DRY_RUN, Msg("risk.dry_run"))

@@ -116,6 +116,9 @@ class OrderRow(Timestamped, Base):
     frozen_cash: Mapped[Decimal] = mapped_column(Money)
     reject_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reject_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The reason's catalogue key and JSON-safe parameters, so it can be said in Chinese too.
+    reject_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reject_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     source: Mapped[str] = mapped_column(String(16), default="manual")
     trading_day: Mapped[date] = mapped_column(Date)
 

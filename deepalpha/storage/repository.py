@@ -35,6 +35,7 @@ from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.orders import Fill, Order, OrderStatus, OrderType, RejectCode, Side
 from deepalpha.engine.persistence import StoredState
 from deepalpha.engine.traders import TraderConfig, TraderKind, limits_from_dict, limits_to_dict
+from deepalpha.i18n import Msg, from_stored, to_stored
 from deepalpha.storage.database import explain
 from deepalpha.storage.models import (
     AccountRow,
@@ -64,6 +65,8 @@ def account_id(trader_id: str, currency: str) -> str:
 
 
 def _order_row(o: Order) -> dict[str, Any]:
+    reason = o.reject_reason
+    key, params = to_stored(reason) if isinstance(reason, Msg) else (None, None)
     return {
         "id": o.id,
         "trader_id": o.trader_id,
@@ -78,7 +81,9 @@ def _order_row(o: Order) -> dict[str, Any]:
         "fees_total": o.fees.total,
         "frozen_cash": o.frozen_cash,
         "reject_code": o.reject_code.value if o.reject_code else None,
-        "reject_reason": o.reject_reason,
+        "reject_reason": reason,
+        "reject_key": key,
+        "reject_params": params,
         "source": o.source,
         "trading_day": o.trading_day,
         "created_at": o.created_at,
@@ -181,7 +186,7 @@ def order_from_row(r: Any, fees: FeeBreakdown | None = None) -> Order:
         fees=fees or FeeBreakdown(),
         frozen_cash=r.frozen_cash,
         reject_code=RejectCode(r.reject_code) if r.reject_code else None,
-        reject_reason=r.reject_reason,
+        reject_reason=from_stored(r.reject_key, r.reject_params, r.reject_reason),
         updated_at=r.updated_at,
     )
 

@@ -27,6 +27,7 @@ from deepalpha.engine.markets.sessions import MARKET_TZ
 from deepalpha.engine.markets.symbols import CURRENCY, Market
 from deepalpha.engine.orders import Fill, Order, OrderRequest, OrderType, RejectCode, Side
 from deepalpha.engine.portfolio import EquitySnapshot
+from deepalpha.i18n import Msg
 
 TRADER = "backtest"
 ProgressFn = Callable[[int, int], None]
@@ -232,8 +233,7 @@ def _run(
                     source="scripted",
                 ),
                 RejectCode.MARKET_CLOSED,
-                f"line {so.line}: no bar for {symbol} at {when} (suspended, not a trading day "
-                "or outside the data)",
+                Msg("backtest.no_bar", line=so.line, symbol=symbol, when=str(when)),
             )
     if progress is not None:
         progress(total, total)

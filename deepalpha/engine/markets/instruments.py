@@ -26,6 +26,7 @@ from deepalpha.engine.markets.symbols import (
     normalize,
     split,
 )
+from deepalpha.i18n import Msg
 
 
 class Board(StrEnum):
@@ -204,11 +205,7 @@ class InstrumentRegistry:
         if inst is not None:
             return inst
         if symbol.endswith(".HK"):
-            raise UnknownInstrument(
-                f"the board lot of {symbol} is unknown: HKEX sets it per stock. Add a line "
-                f"'{symbol},<name>,<name_en>,<board_lot>' to an instruments CSV "
-                "(columns symbol,name,name_en,board_lot) and pass --instruments FILE"
-            )
+            raise UnknownInstrument(Msg("symbol.hk_lot_unknown", symbol=symbol))
         inst = a_share(symbol)
         self._by_symbol[symbol] = inst
         return inst

@@ -13,6 +13,7 @@ from deepalpha.engine.markets.dated import Dated
 from deepalpha.engine.markets.instruments import Board, Instrument, Kind
 from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.money import ROUND_HALF_UP, is_multiple
+from deepalpha.i18n import Msg
 
 D = Decimal
 EPOCH = date(1990, 1, 1)
@@ -145,15 +146,15 @@ def tick_size(inst: Instrument, price: Decimal, day: date) -> Decimal:
     return hk_tick(price, day) if inst.market is Market.HK else a_share_tick(inst)
 
 
-def tick_error(inst: Instrument, price: Decimal, day: date) -> str | None:
+def tick_error(inst: Instrument, price: Decimal, day: date) -> Msg | None:
     """Why a price is not on the tick grid, or ``None`` if it is."""
     if price <= 0:
-        return f"price {price} must be positive"
+        return Msg("tick.not_positive", price=price)
     if inst.market is Market.HK and not (HK_MIN_PRICE <= price <= HK_MAX_PRICE):
-        return f"price {price} is outside HKEX's range {HK_MIN_PRICE}–{HK_MAX_PRICE}"
+        return Msg("tick.hk_range", price=price, low=HK_MIN_PRICE, high=HK_MAX_PRICE)
     tick = tick_size(inst, price, day)
     if not is_multiple(price, tick):
-        return f"price {price} is not a multiple of the tick {tick} for {inst.symbol}"
+        return Msg("tick.off_grid", price=price, tick=tick, symbol=inst.symbol)
     return None
 
 
@@ -177,46 +178,41 @@ def snap_to_tick(inst: Instrument, price: Decimal, day: date, *, up: bool) -> De
 # --- lots -------------------------------------------------------------------------------
 
 
-def buy_lot_error(inst: Instrument, quantity: int) -> str | None:
+def buy_lot_error(inst: Instrument, quantity: int) -> Msg | None:
     """SSE/SZSE rules 3.3.x: buys in multiples of 100 shares. STAR (SSE STAR trading rules
     art. 18): at least 200 shares, then steps of 1. HKEX: whole board lots, set per stock."""
     if quantity <= 0:
-        return f"quantity {quantity} must be a positive whole number of shares"
+        return Msg("lot.not_positive", quantity=quantity)
     lot = inst.board_lot
     if inst.board is Board.STAR:
         if quantity < 200:
-            return f"{quantity} shares is below the STAR minimum of 200 shares for {inst.symbol}"
+            return Msg("lot.star_min", quantity=quantity, symbol=inst.symbol)
         return None
     if quantity % lot:
-        return f"{quantity} shares is not a multiple of the board lot {lot} for {inst.symbol}"
+        return Msg("lot.multiple", quantity=quantity, lot=lot, symbol=inst.symbol)
     return None
 
 
-def sell_lot_error(inst: Instrument, quantity: int, sellable: int) -> str | None:
+def sell_lot_error(inst: Instrument, quantity: int, sellable: int) -> Msg | None:
     """A sell is in whole lots, except that an odd-lot remainder must be sold in one order
     (SSE/SZSE rules: 余额不足 100 股部分应当一次性申报卖出; STAR: below 200 shares, all at
     once). HKEX odd lots trade in a separate market, not modelled: whole lots only."""
     if quantity <= 0:
-        return f"quantity {quantity} must be a positive whole number of shares"
+        return Msg("lot.not_positive", quantity=quantity)
     lot = inst.board_lot
     if inst.market is Market.HK:
         if quantity % lot:
-            return (
-                f"{quantity} shares is not a multiple of the board lot {lot} for "
-                f"{inst.symbol} (odd lots trade in a separate market)"
-            )
+            return Msg("lot.hk_multiple", quantity=quantity, lot=lot, symbol=inst.symbol)
         return None
     if inst.board is Board.STAR:
         if quantity < 200 and quantity != sellable:
-            return (
-                f"{quantity} shares is below the STAR minimum of 200; a remainder below "
-                f"200 must be sold whole ({sellable} shares) for {inst.symbol}"
+            return Msg(
+                "lot.star_remainder", quantity=quantity, sellable=sellable, symbol=inst.symbol
             )
         return None
     odd, held_odd = quantity % 100, sellable % 100
     if odd and odd != held_odd:
-        message = f"{quantity} shares is not a multiple of the board lot 100 for {inst.symbol}"
         if held_odd:
-            message += f"; the odd lot of {held_odd} shares can only be sold whole"
-        return message
+            return Msg("lot.sell_odd_whole", quantity=quantity, symbol=inst.symbol, odd=held_odd)
+        return Msg("lot.multiple", quantity=quantity, lot=100, symbol=inst.symbol)
     return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from deepalpha.i18n import Msg
+
 
 class Market(StrEnum):
     CN = "CN"  # A-shares: SSE, SZSE, BSE
@@ -50,14 +52,14 @@ def infer_a_exchange(code: str) -> Exchange:
         return Exchange.SH
     if code[0] in "0123":  # 00/30 stocks, 1x funds, 20 B shares on SZSE
         return Exchange.SZ
-    raise SymbolError(f"cannot tell the exchange of A-share code {code!r}")
+    raise SymbolError(Msg("symbol.unknown_exchange", code=repr(code)))
 
 
 def normalize(text: str) -> str:
     """Return the canonical symbol for ``text`` or raise :class:`SymbolError` saying why."""
     raw = text.strip()
     if not raw:
-        raise SymbolError("empty symbol")
+        raise SymbolError(Msg("symbol.empty"))
     m = _SUFFIX.match(raw) or _PREFIX.match(raw)
     if m:
         code, ex = m.group("code"), m.group("ex").upper()
@@ -65,19 +67,16 @@ def normalize(text: str) -> str:
             ex = "SH"
         if ex == "HK":
             if len(code) > 5:
-                raise SymbolError(f"{text!r}: a Hong Kong code has at most 5 digits")
+                raise SymbolError(Msg("symbol.hk_digits", text=repr(text)))
             return f"{code.zfill(5)}.HK"
         if len(code) != 6:
-            raise SymbolError(f"{text!r}: an A-share code has 6 digits")
+            raise SymbolError(Msg("symbol.a_digits", text=repr(text)))
         return f"{code}.{ex}"
     if _BARE.match(raw):
         if len(raw) == 6:
             return f"{raw}.{infer_a_exchange(raw)}"
         return f"{raw.zfill(5)}.HK"
-    raise SymbolError(
-        f"{text!r} is not a symbol: use a code such as 600519, 600519.SH, sh600519, "
-        "00700.HK or HK.00700"
-    )
+    raise SymbolError(Msg("symbol.unreadable", text=repr(text)))
 
 
 def split(symbol: str) -> tuple[str, Exchange]:
