@@ -321,7 +321,7 @@ class LocalBackend(Backend):
             return OrderPreview(
                 False,
                 "UNKNOWN_SYMBOL",
-                str(exc),
+                exc.args[0] if exc.args else str(exc),  # keep the Msg for translation
                 0,
                 None,
                 None,
