@@ -37,10 +37,17 @@ def _persistence(quick: bool, repeat: int) -> list[BenchResult]:
     return bench_persistence.run(quick, repeat)
 
 
+def _tui(quick: bool, repeat: int) -> list[BenchResult]:
+    from bench import bench_tui
+
+    return bench_tui.run(quick, repeat)
+
+
 BENCHMARKS: dict[str, Callable[[bool, int], list[BenchResult]]] = {
     "backtest": _backtest,
     "quotes": _quotes,
     "persistence": _persistence,
+    "tui": _tui,
 }
 
 

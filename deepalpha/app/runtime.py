@@ -78,6 +78,8 @@ class RuntimeOptions:
     universe: dict[str, tuple[str, int]] | None = None
     extra_instruments: list[Instrument] | None = None
     step_seconds: int = 3
+    start_at: datetime | None = None  # where the simulated market starts (default: now)
+    frozen_at: datetime | None = None  # play to this moment, then hold still
 
 
 @dataclass(slots=True)
@@ -126,7 +128,7 @@ class Runtime:
         if not state.traders and opts.demo:
             state = await self._create_demo()
         self.bus = EventBus()
-        self.market = self._market(instruments, None)
+        self.market = self._market(instruments, opts.start_at)
         resume = self._resume_time(state, self.market.now())
         if resume > self.market.now():
             self.market = self._market(instruments, resume)
@@ -158,12 +160,18 @@ class Runtime:
         for trader in state.traders:
             if trader.kind is TraderKind.STRATEGY:
                 self._attach_strategy(trader)
-        self._tasks.append(
-            asyncio.create_task(
-                self.market.run(self.broker, self.bus, tick_interval=opts.tick_interval),
-                name="simulated-market",
+        if opts.frozen_at is not None:
+            # Play the simulated market up to a fixed moment and stop there: the screens then
+            # show the same state every time (snapshot tests, screenshots).
+            self.market.drive_to(opts.frozen_at, self.broker, self.bus)
+            await self.writer.flush()
+        else:
+            self._tasks.append(
+                asyncio.create_task(
+                    self.market.run(self.broker, self.bus, tick_interval=opts.tick_interval),
+                    name="simulated-market",
+                )
             )
-        )
         self._tasks.append(asyncio.create_task(self._kill_switch_loop(), name="kill-switch"))
         auto = (
             opts.auto_backup if opts.auto_backup is not None else self.settings.storage.auto_backup
