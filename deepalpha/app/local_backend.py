@@ -106,22 +106,34 @@ class LocalBackend(Backend):
         self.ui_bus = EventBus()
 
     # --- lifecycle ---------------------------------------------------------------------
-    async def start(self) -> None:
-        await self.runtime.start()
-        bus = self.runtime.bus
+    def _attach(self, bus: EventBus) -> None:
+        """Listen from the moment the runtime's bus exists: what happens while it starts
+        (recovery, a frozen market's morning) reaches the screens too."""
         bus.on(QuoteEvent, self._on_quote)
         bus.on(OrderEvent, self._on_order)
         bus.on(FillEvent, self._on_fill)
         bus.on(EquityEvent, self._on_equity)
         for event_type in UI_EVENTS:
             bus.on(event_type, self.ui_bus.publish)
+
+    async def start(self) -> None:
+        self.runtime.on_bus.append(self._attach)
+        await self.runtime.start()
         store = self.runtime.store
-        history = await store.orders(limit=ORDER_HISTORY)
-        for order in reversed(history):
+        # History first (oldest first), then what arrived while starting, newest state wins.
+        early = list(self._orders)
+        self._orders, self._order_index = [], {}
+        for order in reversed(await store.orders(limit=ORDER_HISTORY)):
+            self._remember(order)
+        for order in early:
             self._remember(order)
         for order in self.runtime.broker.orders.values():
             self._remember(order.snapshot())
-        self._fills.extend(reversed(await store.fills(limit=self._fills.maxlen or 1000)))
+        known = {f.id for f in self._fills}
+        stored = [
+            f for f in await store.fills(limit=self._fills.maxlen or 1000) if f.id not in known
+        ]
+        self._fills.extend(stored)  # both newest first: live fills, then older stored ones
         for trader_id in self.runtime.traders:
             self._curves[trader_id] = await store.equity_curve(trader_id)
         self._build_search()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
@@ -95,6 +95,8 @@ class Runtime:
     strategy_traders: dict[str, StrategyTrader] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _lock: DataDirLock | None = None
+    # Called with the bus as soon as it exists, before recovery and the market publish.
+    on_bus: list[Callable[[EventBus], None]] = field(default_factory=list)
     started: bool = False
 
     @property
@@ -128,6 +130,8 @@ class Runtime:
         if not state.traders and opts.demo:
             state = await self._create_demo()
         self.bus = EventBus()
+        for hook in self.on_bus:
+            hook(self.bus)
         self.market = self._market(instruments, opts.start_at)
         resume = self._resume_time(state, self.market.now())
         if resume > self.market.now():

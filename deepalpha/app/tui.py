@@ -87,14 +87,14 @@ def _bindings() -> list[BindingType]:
             f"goto('{name}')",
             t(f"screen.{name}"),
             id=f"screen.{name}",
-            show=name in ("help", "dashboard", "market", "orders", "positions"),
+            show=name == "help",  # the nav bar under the status bar shows the others
         )
         for name in SCREENS
     ]
     out += [
         Binding("b", "ticket('buy')", t("key.buy"), id="order.buy"),
         Binding("s", "ticket('sell')", t("key.sell"), id="order.sell"),
-        Binding("ctrl+q", "quit", t("key.quit"), id="app.quit", priority=True),
+        Binding("ctrl+q", "quit", t("key.quit"), id="app.quit", priority=True, show=False),
     ]
     return out
 

@@ -12,11 +12,18 @@ import os
 from decimal import Decimal
 from typing import Any
 
-from deepalpha.i18n import catalogue, text_app
+from deepalpha.i18n import catalogue, text_admin, text_app, text_market, text_orders, text_ticket
 
 # One catalogue, kept in a few files by area so each stays readable.
 MESSAGES: dict[str, tuple[str, str]] = {}
-for _part in (catalogue.MESSAGES, text_app.TEXT):
+for _part in (
+    catalogue.MESSAGES,
+    text_admin.TEXT,
+    text_app.TEXT,
+    text_market.TEXT,
+    text_orders.TEXT,
+    text_ticket.TEXT,
+):
     _clash = MESSAGES.keys() & _part.keys()
     if _clash:
         raise RuntimeError(f"catalogue keys defined twice: {sorted(_clash)}")

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from deepalpha.app.backend import Backend
+from deepalpha.widgets.nav_bar import NavBar
 from deepalpha.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -34,8 +35,11 @@ class BaseScreen(Screen[None]):
         assert isinstance(app, DeepAlphaApp)
         return app
 
+    SCREEN_NAME: ClassVar[str] = ""
+
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
+        yield NavBar(id="nav-bar")
         yield from self.body()
         yield Footer()
 
@@ -54,11 +58,20 @@ class BaseScreen(Screen[None]):
 
     def _tick(self) -> None:
         self.query_one(StatusBar).show(self.backend.market_status())
+        self._show_nav()
         self.refresh_data()
+
+    def _show_nav(self) -> None:
+        from deepalpha.app.tui import SCREEN_KEYS, SCREENS  # noqa: PLC0415
+
+        order = [*SCREENS[:-1], SCREENS[-1]]
+        current = self.SCREEN_NAME or getattr(self.app, "current_mode", "")
+        self.query_one(NavBar).show(current, [(n, SCREEN_KEYS[n]) for n in order])
 
     def refresh_data(self) -> None:
         """Repaint from the backend; called on a timer while the screen is shown."""
 
     def relabel(self) -> None:
         """Re-render labels after a language change."""
+        self._show_nav()
         self.refresh_data()

@@ -19,18 +19,30 @@ PHASE_STYLE = {
 }
 
 
-def render_status(status: MarketStatus) -> Text:
+def render_status(status: MarketStatus, width: int = 200) -> Text:
+    full = _render(status, compact=False)
+    return full if full.cell_len <= width else _render(status, compact=True)
+
+
+def _render(status: MarketStatus, *, compact: bool) -> Text:
     out = Text(no_wrap=True, overflow="ellipsis")
     if status.simulated:
         out.append(f" {t('status.simulated')} ", style="bold white on dark_red")
         out.append(" ")
-    out.append(f"{status.time:%m-%d %H:%M:%S} ", style="bold")
+    stamp = f"{status.time:%H:%M:%S} " if compact else f"{status.time:%m-%d %H:%M:%S} "
+    out.append(stamp, style="bold")
     for market in (Market.CN, Market.HK):
         phase = status.phases.get(market, Phase.CLOSED)
         out.append(f"{t('market.' + market.value)} ", style="bold")
         out.append(t("phase." + phase.value), style=PHASE_STYLE[phase])
         out.append("  ")
     feed_ok = status.feed_alive
+    if compact:  # the feed and database as marks: green when well, red when not
+        out.append(f"{t('status.feed')}", style="dim")
+        out.append("●", style="green" if feed_ok else "bold red")
+        out.append(f" {t('status.db')}", style="dim")
+        out.append("●", style="green" if status.database_ok else "bold red")
+        return out
     out.append(f"{t('status.feed')}:", style="dim")
     out.append(
         t("status.feed_ok" if feed_ok else "status.feed_down"),
@@ -47,7 +59,6 @@ def render_status(status: MarketStatus) -> Text:
 class StatusBar(Static):
     DEFAULT_CSS = """
     StatusBar {
-        dock: top;
         height: 1;
         background: $panel;
         color: $text;
@@ -55,4 +66,4 @@ class StatusBar(Static):
     """
 
     def show(self, status: MarketStatus) -> None:
-        self.update(render_status(status))
+        self.update(render_status(status, self.size.width or 200))

@@ -1,0 +1,122 @@
+"""The K-line (candlestick) chart of one symbol: a one-line title with the live quote, and
+one-minute candles drawn by plotext. The title follows quotes; the candles are repainted only
+when asked (the market screen does it at most about once a second)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from deepalpha.engine.marketdata import Bar, Quote
+from deepalpha.i18n import t
+from deepalpha.widgets.colours import change_style, down_colour, up_colour
+from deepalpha.widgets.formats import percent, price
+
+# Shanghai and Hong Kong keep the same clock (UTC+8): one zone labels both markets' bars.
+MARKET_CLOCK = ZoneInfo("Asia/Shanghai")
+
+
+def render_title(
+    symbol: str | None, name: str, quote: Quote | None, *, high_low: bool = True
+) -> Text:
+    out = Text(no_wrap=True, overflow="ellipsis")
+    if symbol is None:
+        out.append(t("mkt.no_symbol"), style="dim")
+        return out
+    out.append(f"{symbol} ", style="bold")
+    out.append(f"{name}  ", style="bold")
+    if quote is None:
+        return out
+    chg = quote.change_pct
+    style = change_style(chg)
+    out.append(price(quote.last), style=f"bold {style}".strip())
+    if quote.pre_close:
+        diff = quote.last - quote.pre_close
+        out.append(f" {diff:+,.2f} {percent(chg)}", style=style)
+    if high_low and quote.high is not None and quote.low is not None:
+        out.append(f"  {t('mkt.high')} {price(quote.high)}", style="dim")
+        out.append(f" {t('mkt.low')} {price(quote.low)}", style="dim")
+    return out
+
+
+class KLineChart(Vertical):
+    DEFAULT_CSS = """
+    KLineChart {
+        height: 1fr;
+    }
+    KLineChart > #kline-title {
+        height: 1;
+        padding: 0 1;
+    }
+    KLineChart > PlotextPlot {
+        height: 1fr;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._painted: tuple[object, ...] | None = None
+        self.title_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="kline-title")
+        yield PlotextPlot(id="kline-plot")
+
+    def show_title(self, symbol: str | None, name: str, quote: Quote | None) -> None:
+        text = render_title(symbol, name, quote)
+        room = self.size.width - 2
+        if room > 0 and text.cell_len > room:
+            text = render_title(symbol, name, quote, high_low=False)
+        self.title_text = text.plain
+        self.query_one("#kline-title", Static).update(text)
+
+    def show_bars(self, symbol: str | None, bars: Sequence[Bar], *, force: bool = False) -> None:
+        """Redraw the candles, unless nothing they show has changed."""
+        plot = self.query_one(PlotextPlot)
+        width = plot.size.width or 60
+        keep = max(8, (width - 12) // 2)
+        shown = list(bars[-keep:])
+        last = shown[-1] if shown else None
+        key = (
+            symbol,
+            width,
+            plot.size.height,
+            len(shown),
+            last and (last.time, last.close, last.high, last.low),
+        )
+        if key == self._painted and not force:
+            return
+        self._painted = key
+        plt = plot.plt
+        plt.clear_figure()
+        if not shown:
+            plt.title(t("mkt.no_bars") if symbol else t("mkt.no_symbol"))
+            plot.refresh()
+            return
+        xs = [float(x) for x in range(1, len(shown) + 1)]
+        plt.candlestick(
+            cast(Any, xs),  # plotext takes numbers as well as date strings
+            {
+                "Open": [float(b.open) for b in shown],
+                "Close": [float(b.close) for b in shown],
+                "High": [float(b.high) for b in shown],
+                "Low": [float(b.low) for b in shown],
+            },
+            colors=[up_colour(), down_colour()],
+        )
+        step = max(1, len(shown) // 4)
+        ticks = xs[::step]
+        labels = [f"{shown[int(x) - 1].time.astimezone(MARKET_CLOCK):%H:%M}" for x in ticks]
+        plt.xticks(ticks, labels)
+        plt.xlim(0, len(shown) + 1)
+        plot.refresh()
+
+    def relabel(self) -> None:
+        self._painted = None

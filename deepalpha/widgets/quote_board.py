@@ -1,0 +1,320 @@
+"""The quote board: one row per instrument in sections (watchlist, A-shares, HK), live last,
+change, bid/ask, volume and a limit-up/limit-down badge.
+
+A Line-API widget: only the lines on screen are rendered, each from a cache keyed by the quote
+it shows (quotes are immutable, so a new quote is a new key). A repaint that finds no visible
+quote changed does nothing; one that does re-renders just those rows. The cost of a tick does
+not grow with the number of symbols on the board.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Span, Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from deepalpha.engine.marketdata import Quote
+from deepalpha.engine.markets.instruments import Instrument
+from deepalpha.i18n import language, t
+from deepalpha.widgets.colours import change_style, down_colour, up_colour
+from deepalpha.widgets.formats import NONE, percent, price, volume
+
+SECTION_PREFIX = "§"
+WATCH_MARK = "★"
+
+# (column key, catalogue key of its header, width, right-aligned)
+COLUMNS: tuple[tuple[str, str, int, bool], ...] = (
+    ("code", "mkt.col.code", 7, False),
+    ("name", "mkt.col.name", 10, False),
+    ("last", "mkt.col.last", 8, True),
+    ("change", "mkt.col.change", 7, True),
+    ("bid", "mkt.col.bid", 8, True),
+    ("ask", "mkt.col.ask", 8, True),
+    ("volume", "mkt.col.volume", 8, True),
+    ("limit", "mkt.col.limit", 4, False),
+)
+QUOTE_COLUMNS = ("last", "change", "bid", "ask", "volume", "limit")
+NAME_WIDTH = 10  # the name column's width by default; ``build`` may be given more room
+CACHE_LINES = 2000
+
+
+def display_name(inst: Instrument) -> str:
+    return inst.name if language() == "zh" or not inst.name_en else inst.name_en
+
+
+def limit_badge(q: Quote) -> Text:
+    if q.limit_up is not None and q.last >= q.limit_up:
+        return Text(t("mkt.limit_up"), style=f"bold white on {up_colour()}")
+    if q.limit_down is not None and q.last <= q.limit_down:
+        return Text(t("mkt.limit_down"), style=f"bold white on {down_colour()}")
+    return Text("")
+
+
+def quote_cells(q: Quote | None) -> dict[str, Text]:
+    """The text of each quote column of a row."""
+    if q is None:
+        return {key: Text(NONE, style="dim", justify="right") for key in QUOTE_COLUMNS[:-1]} | {
+            "limit": Text("")
+        }
+    chg = q.change_pct
+    style = change_style(chg)
+    return {
+        "last": Text(price(q.last), style=style, justify="right"),
+        "change": Text(percent(chg), style=style, justify="right"),
+        "bid": Text(price(q.bid), justify="right"),
+        "ask": Text(price(q.ask), justify="right"),
+        "volume": Text(volume(q.volume), justify="right"),
+        "limit": limit_badge(q),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: Text
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    key: str  # a symbol, or SECTION_PREFIX + section
+    inst: Instrument | None
+    title: str = ""
+    watched: bool = False
+
+
+class QuoteBoard(ScrollView, can_focus=True):
+    """Rows keyed by symbol (section rows by ``§name``), a cursor that skips nothing itself
+    (the screen steps over section rows), and a fixed header line."""
+
+    DEFAULT_CSS = """
+    QuoteBoard {
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+        background: $surface;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "app.ticket('buy')", "Ticket", show=False, id="market.ticket"),
+        Binding("up", "cursor(-1)", show=False, id="board.up"),
+        Binding("down", "cursor(1)", show=False, id="board.down"),
+        Binding("pageup", "page(-1)", show=False, id="board.page_up"),
+        Binding("pagedown", "page(1)", show=False, id="board.page_down"),
+        Binding("home", "jump(0)", show=False, id="board.home"),
+        Binding("end", "jump(-1)", show=False, id="board.end"),
+    ]
+
+    class Highlighted(Message):
+        def __init__(self, board: QuoteBoard, cursor_row: int) -> None:
+            super().__init__()
+            self.board = board
+            self.cursor_row = cursor_row
+
+        @property
+        def control(self) -> QuoteBoard:
+            return self.board
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._rows: list[_Row] = []
+        self._index: dict[str, int] = {}
+        self._painted: dict[str, Quote | None] = {}
+        self._shown: dict[str, Quote | None] = {}  # the quote each row was last drawn with
+        self._cache: OrderedDict[tuple[object, ...], Strip] = OrderedDict()
+        self.symbols: list[str] = []  # instrument rows, in board order
+        self.name_width = NAME_WIDTH
+        self.cursor_row = 0
+        self.ordered_columns: list[Column] = []
+
+    # --- layout (only when the rows change) ----------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    def build(
+        self,
+        sections: Sequence[tuple[str, Sequence[Instrument]]],
+        watched: Iterable[str],
+        quotes: Mapping[str, Quote],
+        *,
+        name_width: int = NAME_WIDTH,
+    ) -> None:
+        """Lay the board out: a title row per non-empty section, then its instruments."""
+        watched = set(watched)
+        self.name_width = name_width
+        self.ordered_columns = [
+            Column(key, Text(t(label), justify="right" if right else "left"))
+            for key, label, _w, right in COLUMNS
+        ]
+        rows: list[_Row] = []
+        for section, instruments in sections:
+            if not instruments:
+                continue
+            rows.append(_Row(SECTION_PREFIX + section, None, t(f"mkt.section.{section}")))
+            rows += [_Row(i.symbol, i, watched=i.symbol in watched) for i in instruments]
+        self._rows = rows
+        self._index = {r.key: n for n, r in enumerate(rows)}
+        self.symbols = [r.key for r in rows if r.inst is not None]
+        self._painted = {s: quotes.get(s) for s in self.symbols}
+        self._cache.clear()
+        self.cursor_row = min(self.cursor_row, max(0, len(rows) - 1))
+        self.virtual_size = Size(self._line_width(), len(rows) + 1)
+        self.refresh()
+
+    def _widths(self) -> list[int]:
+        return [self.name_width if key == "name" else w for key, _l, w, _r in COLUMNS]
+
+    def _line_width(self) -> int:
+        return sum(self._widths()) + len(COLUMNS)
+
+    # --- live repaint (many times a second) ----------------------------------------------
+    def paint(self, quotes: Mapping[str, Quote]) -> int:
+        """Take the latest quotes; repaints only if a row on screen changed. Returns how many
+        visible rows changed."""
+        changed = 0
+        painted = self._painted
+        for symbol in self.symbols:
+            q = quotes.get(symbol)
+            if q is not painted.get(symbol):
+                painted[symbol] = q
+        top = int(self.scroll_offset.y)
+        shown = self._shown
+        for row in self._rows[top : top + self.size.height]:
+            if row.inst is not None and shown.get(row.key) is not painted.get(row.key):
+                changed += 1
+        if changed:
+            self.refresh()
+        return changed
+
+    # --- rendering -------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            return self._header(width)
+        index = int(self.scroll_offset.y) + y - 1
+        if not 0 <= index < len(self._rows):
+            return Strip.blank(width, self.rich_style)
+        row = self._rows[index]
+        quote = self._painted.get(row.key) if row.inst is not None else None
+        self._shown[row.key] = quote
+        selected = index == self.cursor_row and self.has_focus_within
+        key = (
+            row.key,
+            id(quote),
+            selected,
+            width,
+            row.watched,
+            self.name_width,
+            int(self.scroll_offset.x),
+        )
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._render_row(row, quote, selected, width)
+            self._cache[key] = strip
+            if len(self._cache) > CACHE_LINES:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return strip
+
+    def _cells(self, row: _Row, quote: Quote | None) -> list[Text]:
+        if row.inst is None:
+            return [Text("──", style="dim"), Text(row.title, style="bold cyan")]
+        code = Text(f"{WATCH_MARK if row.watched else ' '}{row.inst.code}")
+        code.stylize("yellow", 0, 1)
+        cells = quote_cells(quote)
+        return [code, Text(display_name(row.inst)), *(cells[k] for k in QUOTE_COLUMNS)]
+
+    def _assemble(self, cells: list[Text], base: Style, width: int) -> Strip:
+        segments: list[Segment] = []
+        for text, col_width, (_k, _l, _w, right) in zip(
+            cells, self._widths(), COLUMNS, strict=False
+        ):
+            cell = text.copy()
+            if cell.style:  # Text.render draws spans only: make the base style a span
+                cell.spans.insert(0, Span(0, len(cell), cell.style))
+                cell.style = ""
+            cell.truncate(col_width, overflow="ellipsis")
+            pad = col_width - cell.cell_len
+            if right or cell.justify == "right":
+                cell.pad_left(pad)
+            else:
+                cell.pad_right(pad)
+            cell.append(" ")
+            segments.extend(cell.render(self.app.console))
+        strip = (
+            Strip(segments)
+            .apply_style(base)
+            .crop(int(self.scroll_offset.x), int(self.scroll_offset.x) + width)
+        )
+        return strip.extend_cell_length(width).apply_style(base)
+
+    def _render_row(self, row: _Row, quote: Quote | None, selected: bool, width: int) -> Strip:
+        base = self.rich_style
+        if selected:
+            base = base + Style(reverse=True)
+        return self._assemble(self._cells(row, quote), base, width)
+
+    def _header(self, width: int) -> Strip:
+        labels = [c.label for c in self.ordered_columns] or [Text("")]
+        return self._assemble(labels, self.rich_style + Style(bold=True, underline=True), width)
+
+    # --- cursor ----------------------------------------------------------------------------
+    def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:
+        if not self._rows:
+            return
+        row = max(0, min(row, len(self._rows) - 1))
+        self.cursor_row = row
+        if scroll:
+            height = max(1, self.size.height - 1)
+            top = int(self.scroll_offset.y)
+            if row < top:
+                self.scroll_to(y=row, animate=animate)
+            elif row >= top + height:
+                self.scroll_to(y=row - height + 1, animate=animate)
+        self.refresh()
+        self.post_message(self.Highlighted(self, row))
+
+    def action_cursor(self, step: int) -> None:
+        self.move_cursor(row=self.cursor_row + step)
+
+    def action_page(self, direction: int) -> None:
+        self.move_cursor(row=self.cursor_row + direction * max(1, self.size.height - 2))
+
+    def action_jump(self, row: int) -> None:
+        self.move_cursor(row=row if row >= 0 else len(self._rows) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self.move_cursor(row=int(self.scroll_offset.y) + event.y - 1, scroll=False)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # --- rows ------------------------------------------------------------------------------
+    def symbol_at(self, row: int) -> str | None:
+        """The symbol of a row (None for a section row or outside the table)."""
+        if not 0 <= row < len(self._rows):
+            return None
+        return self._rows[row].key if self._rows[row].inst is not None else None
+
+    def row_of(self, symbol: str) -> int | None:
+        return self._index.get(symbol)
+
+    def cell_text(self, symbol: str, column: str) -> str:
+        row = self._rows[self._index[symbol]]
+        keys = [c[0] for c in COLUMNS]
+        return self._cells(row, self._painted.get(symbol))[keys.index(column)].plain
