@@ -43,11 +43,18 @@ def _tui(quick: bool, repeat: int) -> list[BenchResult]:
     return bench_tui.run(quick, repeat)
 
 
+def _blotter(quick: bool, repeat: int) -> list[BenchResult]:
+    from bench import bench_blotter
+
+    return bench_blotter.run(quick, repeat)
+
+
 BENCHMARKS: dict[str, Callable[[bool, int], list[BenchResult]]] = {
     "backtest": _backtest,
     "quotes": _quotes,
     "persistence": _persistence,
     "tui": _tui,
+    "blotter": _blotter,
 }
 
 

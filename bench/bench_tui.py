@@ -64,13 +64,13 @@ async def _latency(data_dir: Path, *, storm: bool, presses: int) -> tuple[list[f
         # Time from posting a key to the first frame written after the app handled it: the
         # App's _display is where a frame goes to the terminal.
         frames: list[float] = []
-        original = app._display  # noqa: SLF001 - the one place frames leave the app
+        original = app._display
 
         def display(screen: object, renderable: object) -> None:
             frames.append(time.perf_counter())
             original(screen, renderable)  # type: ignore[arg-type]
 
-        app._display = display  # type: ignore[method-assign]  # noqa: SLF001
+        app._display = display  # type: ignore[method-assign]
         v0, t0 = backend.quotes_version(), time.perf_counter()
         for i in range(presses):
             key = "down" if i % 20 < 10 else "up"
@@ -86,7 +86,7 @@ async def _latency(data_dir: Path, *, storm: bool, presses: int) -> tuple[list[f
             samples.append((frames[-1] - began) * 1000)
             await asyncio.sleep(0.05)
         rate = (backend.quotes_version() - v0) / (time.perf_counter() - t0)
-        app._display = original  # type: ignore[method-assign]  # noqa: SLF001
+        app._display = original  # type: ignore[method-assign]
     return samples, rate
 
 

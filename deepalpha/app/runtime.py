@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from deepalpha.app import paths
 from deepalpha.app.lock import DataDirLock
@@ -20,6 +21,7 @@ from deepalpha.engine.broker import BrokerSettings, PaperBroker
 from deepalpha.engine.bus import EventBus
 from deepalpha.engine.events import AccountState, Event, NotificationEvent
 from deepalpha.engine.feeds.simulator import SimulatedMarket
+from deepalpha.engine.ids import sequential
 from deepalpha.engine.markets.calendar import calendar_for
 from deepalpha.engine.markets.instruments import Instrument, InstrumentRegistry
 from deepalpha.engine.markets.sessions import SHANGHAI
@@ -136,6 +138,11 @@ class Runtime:
         resume = self._resume_time(state, self.market.now())
         if resume > self.market.now():
             self.market = self._market(instruments, resume)
+        ids: dict[str, Any] = {}
+        if opts.frozen_at is not None:
+            # A frozen market is for screenshots and snapshot tests on a fresh data directory:
+            # ids that do not change between runs keep those images stable.
+            ids = {"id_factory": sequential("O"), "fill_id_factory": sequential("F")}
         self.broker = PaperBroker(
             instruments,
             self.market,
@@ -143,6 +150,7 @@ class Runtime:
             BrokerSettings(
                 fees=self.settings.fees.schedule(), limit_rules=self.settings.rules.limits()
             ),
+            **ids,
         )
         self.writer = EventWriter(self.bus, self.store)
         self.writer.start()  # before the catch-up, so what it expires is persisted

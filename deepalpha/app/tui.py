@@ -125,6 +125,7 @@ class DeepAlphaApp(App[None]):
         self._keymap_override = keymap or {}
         self._start_backend = start_backend
         self.current_trader: str | None = None
+        self.colours_setting = "auto"
         super().__init__()
         self._modes = dict(_mode_factories())
 
@@ -146,10 +147,8 @@ class DeepAlphaApp(App[None]):
         backend = self.backend
         lang = await backend.get_preference("language", None) or ui.language
         set_language(language_from_locale() if lang == "auto" else lang)
-        colours = await backend.get_preference("colours", None) or ui.colours
-        if colours == "auto":
-            colours = "cn" if language() == "zh" else "western"
-        set_convention(colours)
+        self.colours_setting = await backend.get_preference("colours", None) or ui.colours
+        self._apply_colours()
         theme = await backend.get_preference("theme", None) or ui.theme
         self.theme = THEMES.get(theme, THEMES["dark"])
         self._last_screen = await backend.get_preference("last_screen", "market")
@@ -256,8 +255,16 @@ class DeepAlphaApp(App[None]):
                 ]
         self.refresh_bindings()
 
+    def _apply_colours(self) -> None:
+        """``auto`` follows the language: red up in Chinese, green up otherwise."""
+        name = self.colours_setting
+        if name == "auto":
+            name = "cn" if language() == "zh" else "western"
+        set_convention(name)
+
     async def set_language(self, lang: str) -> None:
         set_language(lang)
+        self._apply_colours()
         self.localize_bindings()
         for screen in self.screen_stack:
             relabel = getattr(screen, "relabel", None)
@@ -270,7 +277,8 @@ class DeepAlphaApp(App[None]):
         await self.backend.set_preference("theme", name)
 
     async def set_colours(self, name: str) -> None:
-        set_convention(name)
+        self.colours_setting = name
+        self._apply_colours()
         await self.backend.set_preference("colours", name)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -73,7 +73,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "Trader: {trader}   {count} positions   Sorted by {column} {direction}",
         "交易员：{trader}   共 {count} 只   按{column}{direction}",
     ),
-    "positions.total": ("Market value {value}   P&L {pnl}", "市值 {value}   浮动盈亏 {pnl}"),
     "positions.ascending": ("↑", "↑"),
     "positions.descending": ("↓", "↓"),
     "positions.none": ("No positions", "暂无持仓"),

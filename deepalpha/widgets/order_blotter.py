@@ -236,7 +236,7 @@ class OrderBlotter(ScrollView, can_focus=True):
     def set_filter(
         self,
         *,
-        trader_id: str | None | EllipsisType = ...,
+        trader_id: str | EllipsisType | None = ...,
         status_group: str | None = None,
         symbol: str | None = None,
     ) -> None:
@@ -271,9 +271,15 @@ class OrderBlotter(ScrollView, can_focus=True):
         statuses = GROUP_STATUSES[self.status_group]
         trader, needle = self.trader_id, self.symbol_filter
         selected_pos = self._selected_position() if self._index else None
+        # Orders that arrived since the last look may still change: watch them too.
+        live = self._live
+        for pos in range(self._seen, len(orders)):
+            if orders[pos].status in _CHANGEABLE:
+                live[pos] = orders[pos]
+        self._seen = len(orders)
         # The common filters as plain comprehensions: ~20× cheaper than a call per row.
         if statuses is None and trader is None and not needle:
-            self._index = list(range(self._seen))
+            self._index = list(range(len(orders)))
         elif trader is None and not needle:
             assert statuses is not None
             self._index = [i for i, o in enumerate(orders) if o.status in statuses]
@@ -288,7 +294,6 @@ class OrderBlotter(ScrollView, can_focus=True):
             match = self._matcher()
             assert match is not None
             self._index = [i for i, o in enumerate(orders) if match(o)]
-        self._seen = len(orders)
         # Keep the same order under the cursor if it still matches; else the top row.
         row = self._row_of(selected_pos) if selected_pos is not None else None
         self.cursor = row if row is not None else 0
