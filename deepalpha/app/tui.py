@@ -87,7 +87,7 @@ def _bindings() -> list[BindingType]:
             f"goto('{name}')",
             t(f"screen.{name}"),
             id=f"screen.{name}",
-            show=name == "help",  # the nav bar under the status bar shows the others
+            show=False,  # the nav bar under the status bar shows every screen and its key
         )
         for name in SCREENS
     ]

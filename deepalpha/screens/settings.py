@@ -37,9 +37,21 @@ def keyring_user(profile: str) -> str:
     return f"model:{profile}"
 
 
+# The providers' own variable names where they have one (Qwen runs on DashScope).
+KNOWN_ENV = {
+    "deepseek": "DEEPSEEK_API_KEY",
+    "qwen": "DASHSCOPE_API_KEY",
+    "openai": "OPENAI_API_KEY",
+}
+
+
 def env_var(profile: str) -> str:
-    """The environment variable that overrides the keyring: DEEPSEEK_API_KEY, ..."""
-    return re.sub(r"[^A-Z0-9]+", "_", profile.upper()) + "_API_KEY"
+    """The environment variable that overrides the keyring: DEEPSEEK_API_KEY,
+    DASHSCOPE_API_KEY, OPENAI_API_KEY, else DEEPALPHA_MODEL_<PROFILE>_KEY."""
+    known = KNOWN_ENV.get(profile.lower())
+    if known:
+        return known
+    return "DEEPALPHA_MODEL_" + re.sub(r"[^A-Z0-9]+", "_", profile.upper()) + "_KEY"
 
 
 def keyring_problem() -> str | None:
