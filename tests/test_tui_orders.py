@@ -376,3 +376,25 @@ def test_blotter_follows_a_growing_list() -> None:
     assert not blotter.refresh_from(orders)
     blotter.set_filter(status_group="cancelled")
     assert "o29" in {o.id for o in visible_orders(blotter)}
+
+
+def test_column_choices_persist(tmp_path: Path) -> None:
+    """Hidden blotter columns are a preference: kept after a restart."""
+    from deepalpha.screens.orders import ColumnChooser
+    from deepalpha.widgets.order_blotter import OrderBlotter
+
+    async def scenario() -> None:
+        async with running_app(tmp_path, screen="orders") as (app, pilot):
+            await pilot.press("k")
+            await pilot.pause()
+            assert isinstance(app.screen, ColumnChooser)
+            await pilot.press("space")  # the first optional column: trader
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            blotter = app.screen.query_one(OrderBlotter)
+            assert blotter.hidden_columns == frozenset({"trader"})
+        async with running_app(tmp_path, screen="orders") as (app, pilot):
+            await pilot.pause(0.3)
+            assert app.screen.query_one(OrderBlotter).hidden_columns == frozenset({"trader"})
+
+    asyncio.run(scenario())

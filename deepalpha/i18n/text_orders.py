@@ -79,4 +79,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "positions.key.trader": ("Trader", "交易员"),
     "positions.key.sort": ("Sort", "排序"),
     "positions.key.reverse": ("Reverse", "倒序"),
+    "orders.key.columns": ("Columns", "列"),
+    "orders.columns_title": (
+        "Columns to show (space toggles, Enter keeps)",
+        "显示的列（空格切换，回车确定）",
+    ),
 }

@@ -14,14 +14,16 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Input, Static
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, SelectionList, Static
 
 from deepalpha.engine.markets.sessions import SHANGHAI
 from deepalpha.engine.orders import Order
 from deepalpha.i18n import language, money, say, t
 from deepalpha.screens.base import BaseScreen
 from deepalpha.screens.confirm import ConfirmScreen
-from deepalpha.widgets.order_blotter import STATUS_GROUPS, OrderBlotter
+from deepalpha.widgets.order_blotter import OPTIONAL_COLUMNS, STATUS_GROUPS, OrderBlotter
 
 BINDING_TEXT = {
     "orders.trader": "orders.key.trader",
@@ -30,6 +32,7 @@ BINDING_TEXT = {
     "orders.cancel": "orders.key.cancel",
     "orders.cancel_all": "orders.key.cancel_all",
     "orders.clear": "orders.key.clear",
+    "orders.columns": "orders.key.columns",
 }
 
 
@@ -41,6 +44,40 @@ def localize_bindings(node: Any, texts: dict[str, str]) -> None:
             dataclasses.replace(b, description=t(texts[b.id])) if b.id in texts else b
             for b in items
         ]
+
+
+COLUMNS_PREF = "orders.hidden_columns"
+
+
+class ColumnChooser(ModalScreen[frozenset[str] | None]):
+    """Which optional blotter columns to show; space toggles, Enter keeps, Escape cancels."""
+
+    DEFAULT_CSS = """
+    ColumnChooser { align: center middle; }
+    ColumnChooser > Vertical {
+        width: 40; height: auto; border: thick $primary; background: $surface; padding: 0 1;
+    }
+    ColumnChooser SelectionList { height: auto; max-height: 12; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "keep", show=False, id="columns.keep", priority=True),
+        Binding("escape", "dismiss(None)", show=False, id="columns.cancel"),
+    ]
+
+    def __init__(self, hidden: frozenset[str]) -> None:
+        super().__init__()
+        self.hidden = hidden
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(t("orders.columns_title"), classes="title")
+            yield SelectionList[str](
+                *[(t(f"orders.col.{key}"), key, key not in self.hidden) for key in OPTIONAL_COLUMNS]
+            )
+
+    def action_keep(self) -> None:
+        shown = set(self.query_one(SelectionList).selected)
+        self.dismiss(frozenset(k for k in OPTIONAL_COLUMNS if k not in shown))
 
 
 class OrdersScreen(BaseScreen):
@@ -55,6 +92,7 @@ class OrdersScreen(BaseScreen):
         Binding("c", "cancel_selected", t("orders.key.cancel"), id="orders.cancel"),
         Binding("C,x", "cancel_all", t("orders.key.cancel_all"), id="orders.cancel_all"),
         Binding("escape", "clear_symbol", t("orders.key.clear"), show=False, id="orders.clear"),
+        Binding("k", "choose_columns", t("orders.key.columns"), id="orders.columns"),
     ]
     DEFAULT_CSS = """
     OrdersScreen #orders-filter { height: 1; padding: 0 1; background: $boost; }
@@ -90,6 +128,22 @@ class OrdersScreen(BaseScreen):
         blotter.set_orders(self.backend.orders())
         self._names()
         blotter.focus()
+        self._load_columns()
+
+    @work(group="orders-columns")
+    async def _load_columns(self) -> None:
+        hidden = await self.backend.get_preference(COLUMNS_PREF, [])
+        if isinstance(hidden, list):
+            self.blotter.set_hidden_columns(frozenset(str(h) for h in hidden))
+
+    def action_choose_columns(self) -> None:
+        async def chosen(hidden: frozenset[str] | None) -> None:
+            if hidden is None:
+                return
+            self.blotter.set_hidden_columns(hidden)
+            await self.backend.set_preference(COLUMNS_PREF, sorted(hidden))
+
+        self.app.push_screen(ColumnChooser(self.blotter.hidden_columns), chosen)
 
     def on_screen_resume(self) -> None:
         if self._lang != language():

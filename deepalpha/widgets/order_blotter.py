@@ -76,9 +76,15 @@ MIN_REASON = 16
 DROP_ORDER = ("type", "trader", "filled")
 
 
-def layout(width: int, *, show_trader: bool = True) -> tuple[Column, ...]:
+# Columns a person may hide (the Orders screen's column chooser); the rest always show.
+OPTIONAL_COLUMNS = ("trader", "type", "quantity", "filled", "price")
+
+
+def layout(
+    width: int, *, show_trader: bool = True, hidden: frozenset[str] = frozenset()
+) -> tuple[Column, ...]:
     """The columns that fit ``width``, the reason column last with the remaining width."""
-    cols = [c for c in ALL_COLUMNS if show_trader or c is not TRADER]
+    cols = [c for c in ALL_COLUMNS if (show_trader or c is not TRADER) and c.key not in hidden]
     for key in DROP_ORDER:
         used = sum(c.width + 1 for c in cols)
         if used + MIN_REASON <= width:
@@ -175,6 +181,7 @@ class OrderBlotter(ScrollView, can_focus=True):
         self.today: date | None = None  # exchange-local date; older orders show their date
         self.trader_names: Mapping[str, str] = {}
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self.hidden_columns: frozenset[str] = frozenset()
         self._styles: dict[str, Style] = {}
         self._paint_context: tuple[object, ...] = ()
         self._last_selected: Order | None = None
@@ -448,6 +455,10 @@ class OrderBlotter(ScrollView, can_focus=True):
             self._cache.clear()
             self._styles.clear()
 
+    def set_hidden_columns(self, hidden: frozenset[str]) -> None:
+        self.hidden_columns = frozenset(hidden) & frozenset(OPTIONAL_COLUMNS)
+        self.refresh()
+
     def render_line(self, y: int) -> Strip:
         self._check_context()
         width = self.scrollable_content_region.width
@@ -467,6 +478,7 @@ class OrderBlotter(ScrollView, can_focus=True):
             order.filled_quantity,
             width,
             show_trader,
+            self.hidden_columns,
             selected,
         )
         strip = self._cache.get(key)
@@ -476,11 +488,11 @@ class OrderBlotter(ScrollView, can_focus=True):
         return strip
 
     def _header(self, width: int, show_trader: bool) -> Strip:
-        key = ("header", width, show_trader)
+        key = ("header", width, show_trader, self.hidden_columns)
         strip = self._cache.get(key)
         if strip is None:
             style = self._style("header")
-            cols = layout(width, show_trader=show_trader)
+            cols = layout(width, show_trader=show_trader, hidden=self.hidden_columns)
             text = " ".join(fit(t(f"orders.col.{c.key}"), c.width, c.right) for c in cols)
             strip = Strip([Segment(fit(text, width), style)], width)
             self._cache[key] = strip
@@ -490,7 +502,7 @@ class OrderBlotter(ScrollView, can_focus=True):
         base = self._style("cursor" if selected else "base")
         segments: list[Segment] = []
         used = 0
-        for col in layout(width, show_trader=show_trader):
+        for col in layout(width, show_trader=show_trader, hidden=self.hidden_columns):
             text, style_name = self._cell(o, col.key)
             cell = fit(text, col.width, col.right)
             style = base if selected or style_name is None else self._style(style_name)

@@ -1,0 +1,1 @@
+"""AI traders: model clients, prompts, decision parsing and validation."""
