@@ -49,11 +49,18 @@ def _blotter(quick: bool, repeat: int) -> list[BenchResult]:
     return bench_blotter.run(quick, repeat)
 
 
+def _ai_context(quick: bool, repeat: int) -> list[BenchResult]:
+    from bench import bench_ai_context
+
+    return bench_ai_context.run(quick, repeat)
+
+
 BENCHMARKS: dict[str, Callable[[bool, int], list[BenchResult]]] = {
     "backtest": _backtest,
     "quotes": _quotes,
     "persistence": _persistence,
     "tui": _tui,
+    "ai_context": _ai_context,
     "blotter": _blotter,
 }
 

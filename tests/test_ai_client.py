@@ -58,6 +58,12 @@ async def ask(profile: ModelProfile, sleeps: Sleeps, key: str | None = KEY) -> M
         await client.aclose()
 
 
+def failure(profile: ModelProfile, sleeps: Sleeps) -> ModelError:
+    with pytest.raises(ModelError) as caught:
+        run(ask(profile, sleeps))
+    return caught.value
+
+
 def test_clean_reply_gives_text_tokens_and_cost() -> None:
     sleeps = Sleeps()
     body = chat_body("<decision>[]</decision>", prompt_tokens=1000, completion_tokens=500)
@@ -110,9 +116,7 @@ def test_server_errors_give_up_after_the_retries() -> None:
     sleeps = Sleeps()
     script = [Scripted(500, {"error": {"message": "boom"}}) for _ in range(3)]
     with fake_openai(script) as server:
-        with pytest.raises(ModelError) as caught:
-            run(ask(profile_at(server.url, retries=2), sleeps))
-    error = caught.value
+        error = failure(profile_at(server.url, retries=2), sleeps)
     assert error.kind == "server" and error.status == 500 and error.attempts == 3
     assert "after 3 attempts" in str(error)
     assert "try again later" in str(error)
@@ -125,9 +129,7 @@ def test_401_is_an_auth_error_without_retry_or_key() -> None:
     sleeps = Sleeps()
     body = {"error": {"message": f"Incorrect API key provided: {KEY[:8]}****{KEY[-4:]}"}}
     with fake_openai([Scripted(401, body)]) as server:
-        with pytest.raises(ModelError) as caught:
-            run(ask(profile_at(server.url), sleeps))
-    error = caught.value
+        error = failure(profile_at(server.url), sleeps)
     assert error.kind == "auth" and error.status == 401
     assert len(server.requests) == 1 and sleeps.calls == []
     assert KEY not in str(error) and KEY[:8] not in str(error)
@@ -137,35 +139,32 @@ def test_401_is_an_auth_error_without_retry_or_key() -> None:
 def test_connection_refused_is_a_connection_error() -> None:
     sleeps = Sleeps()
     profile = profile_at(f"http://127.0.0.1:{closed_port()}/v1", retries=1)
-    with pytest.raises(ModelError) as caught:
-        run(ask(profile, sleeps))
-    assert caught.value.kind == "connection"
-    assert "check the base URL" in str(caught.value)
+    error = failure(profile, sleeps)
+    assert error.kind == "connection"
+    assert "check the base URL" in str(error)
     assert len(sleeps.calls) == 1
 
 
 def test_bad_request_and_bad_reply_are_not_retried() -> None:
     sleeps = Sleeps()
     with fake_openai([Scripted(400, {"error": {"message": "unknown model"}})]) as server:
-        with pytest.raises(ModelError) as caught:
-            run(ask(profile_at(server.url), sleeps))
-    assert caught.value.kind == "bad_request" and "unknown model" in str(caught.value)
+        error = failure(profile_at(server.url), sleeps)
+    assert error.kind == "bad_request" and "unknown model" in str(error)
     with fake_openai([Scripted(200, {"id": "x", "choices": []})]) as server:
-        with pytest.raises(ModelError) as caught:
-            run(ask(profile_at(server.url), sleeps))
-    assert caught.value.kind == "bad_reply"
+        error = failure(profile_at(server.url), sleeps)
+    assert error.kind == "bad_reply"
     with fake_openai([Scripted(200, "<html>not an API</html>")]) as server:
-        with pytest.raises(ModelError) as caught:
-            run(ask(profile_at(server.url), sleeps))
-    assert caught.value.kind == "bad_reply"
+        error = failure(profile_at(server.url), sleeps)
+    assert error.kind == "bad_reply"
     assert sleeps.calls == []
 
 
 def test_missing_key_names_the_profile_and_the_variable() -> None:
     with pytest.raises(ModelError) as caught:
         ChatClient(PRESETS["deepseek"], None)
-    assert caught.value.kind == "missing_key"
-    assert str(caught.value) == (
+    error = caught.value
+    assert error.kind == "missing_key"
+    assert str(error) == (
         "no API key for profile 'deepseek': set DEEPSEEK_API_KEY or store it in Settings (keyring)"
     )
     assert "DEEPALPHA_MODEL_KIMI_KEY" in missing_key_message(PRESETS["kimi"])
@@ -190,11 +189,10 @@ def test_the_key_never_reaches_logs_or_errors(caplog: pytest.LogCaptureFixture) 
     echo = {"error": {"message": f"bad token Bearer {KEY}"}}
     script = [Scripted(503, echo), Scripted(429, echo), Scripted(400, echo)]
     with fake_openai(script, expected_key=KEY) as server:
-        with pytest.raises(ModelError) as caught:
-            run(ask(profile_at(server.url), sleeps))
-    assert caught.value.kind == "bad_request"
+        error = failure(profile_at(server.url), sleeps)
+    assert error.kind == "bad_request"
     assert all(r.auth_scheme == "Bearer" and r.key_matches for r in server.requests)
-    assert KEY not in str(caught.value) and KEY not in repr(caught.value)
+    assert KEY not in str(error) and KEY not in repr(error)
     assert caplog.records, "retries should be logged"
     for record in caplog.records:
         assert KEY not in record.getMessage()
@@ -238,7 +236,9 @@ def test_resolve_key_tolerates_a_broken_keyring(monkeypatch: pytest.MonkeyPatch)
     stored: dict[tuple[str, str], str] = {("deepalpha", "model:qwen"): "from-keyring"}
     monkeypatch.setattr(keyring, "get_password", lambda s, u: stored.get((s, u)))
     environ = {"DASHSCOPE_API_KEY": "from-env", "DEEPSEEK_API_KEY": "ds-env"}
-    assert resolve_key(PRESETS["qwen"], environ=environ) == "from-keyring"
+    # The environment overrides keyring (headless use); keyring answers when it is unset.
+    assert resolve_key(PRESETS["qwen"], environ=environ) == "from-env"
+    assert resolve_key(PRESETS["qwen"], environ={}) == "from-keyring"
     assert resolve_key(PRESETS["deepseek"], environ=environ) == "ds-env"
 
     def broken(service: str, username: str) -> str | None:
@@ -246,6 +246,7 @@ def test_resolve_key_tolerates_a_broken_keyring(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(keyring, "get_password", broken)
     assert resolve_key(PRESETS["qwen"], environ=environ) == "from-env"
+    assert resolve_key(PRESETS["qwen"], environ={}) is None
 
     def dbus(service: str, username: str) -> str | None:
         raise RuntimeError("dbus is locked")

@@ -22,11 +22,12 @@ def keyring_username(profile: ModelProfile) -> str:
 
 
 def resolve_key(profile: ModelProfile, *, environ: Mapping[str, str] | None = None) -> str | None:
-    """The profile's key from keyring, else its environment variable; ``None`` if neither."""
-    key = _from_keyring(profile)
+    """The profile's key: its environment variable overrides (headless use), else keyring;
+    ``None`` if neither."""
+    key = key_from_env(profile, os.environ if environ is None else environ)
     if key:
         return key
-    return key_from_env(profile, os.environ if environ is None else environ)
+    return _from_keyring(profile)
 
 
 def _from_keyring(profile: ModelProfile) -> str | None:

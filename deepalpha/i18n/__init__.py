@@ -12,7 +12,15 @@ import os
 from decimal import Decimal
 from typing import Any
 
-from deepalpha.i18n import catalogue, text_admin, text_app, text_market, text_orders, text_ticket
+from deepalpha.i18n import (
+    catalogue,
+    text_admin,
+    text_ai_rules,
+    text_app,
+    text_market,
+    text_orders,
+    text_ticket,
+)
 
 # One catalogue, kept in a few files by area so each stays readable.
 MESSAGES: dict[str, tuple[str, str]] = {}
@@ -23,6 +31,7 @@ for _part in (
     text_market.TEXT,
     text_orders.TEXT,
     text_ticket.TEXT,
+    text_ai_rules.TEXT,
 ):
     _clash = MESSAGES.keys() & _part.keys()
     if _clash:

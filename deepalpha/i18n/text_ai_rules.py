@@ -95,13 +95,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "买入 {symbol}：最近一小时已买入 {count} 次，每小时最多 {maximum} 次",
     ),
     "ai.rule.cooldown": (
-        "buy {symbol}: sold {minutes} minutes ago; no new buy within {cooldown} minutes "
-        "of a sell",
+        "buy {symbol}: sold {minutes} minutes ago; no new buy within {cooldown} minutes of a sell",
         "买入 {symbol}：{minutes} 分钟前刚卖出，卖出后 {cooldown} 分钟内不得再买入",
     ),
     "ai.rule.min_holding": (
-        "sell {symbol}: held for {minutes} minutes; the minimum holding time is {minimum} "
-        "minutes",
+        "sell {symbol}: held for {minutes} minutes; the minimum holding time is {minimum} minutes",
         "卖出 {symbol}：仅持有 {minutes} 分钟，最短持有时间为 {minimum} 分钟",
     ),
     "ai.rule.engine": ("{text}", "{text}"),

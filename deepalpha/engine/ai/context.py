@@ -224,9 +224,9 @@ def compute_indicators(
         kw["macd"], kw["macd_signal"], kw["macd_hist"] = _last(macd), _last(signal), _last(hist)
         kw["rsi14"] = _last(ta.RSI(close, 14))
         kw["atr14"] = _last(ta.ATR(high, low, close, 14))
-        upper, middle, lower = ta.BBANDS(close, 20, 2.0, 2.0, 0)
+        upper, middle, lower = ta.BBANDS(close, 20, 2.0, 2.0, ta.MA_Type.SMA)
         kw["bb_upper"], kw["bb_middle"], kw["bb_lower"] = _last(upper), _last(middle), _last(lower)
-    return Indicators(timeframe, n, tuple(closes[-CLOSES_SHOWN:]), **kw)  # type: ignore[arg-type]
+    return Indicators(timeframe, n, tuple(closes[-CLOSES_SHOWN:]), **kw)
 
 
 def symbol_indicators(bars: Sequence[Bar]) -> dict[str, Indicators]:

@@ -89,7 +89,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "closes": "收盘价",
         "trades": "平仓笔数",
         "win_rate": "胜率",
-        "profit_factor": "盈亏比",
+        "profit_factor": "利润因子",
         "sharpe": "夏普比率",
         "max_drawdown": "最大回撤",
         "fees_paid": "已付费用",
@@ -163,7 +163,8 @@ def _indicators(ind: Indicators, closes: int, lb: Mapping[str, str]) -> str:
 
 def _symbol(s: SymbolContext, closes: int, lb: Mapping[str, str]) -> str:
     flags = "".join(
-        f" | {lb[k]}" for k, on in (("limit_up", s.at_limit_up), ("limit_down", s.at_limit_down))
+        f" | {lb[k]}"
+        for k, on in (("limit_up", s.at_limit_up), ("limit_down", s.at_limit_down))
         if on
     )
     head = (
@@ -198,8 +199,10 @@ def render_user(
     ctx: DecisionContext, lang: str = "en", *, closes: int | None = None, text: str | None = None
 ) -> str:
     lb = _LABELS[lang]
-    shown = closes if closes is not None else max(
-        (len(i.closes) for s in ctx.symbols for i in s.indicators.values()), default=0
+    shown = (
+        closes
+        if closes is not None
+        else max((len(i.closes) for s in ctx.symbols for i in s.indicators.values()), default=0)
     )
     trimmed = f"\n{lb['trimmed']}: {'; '.join(ctx.trimmed)}\n" if ctx.trimmed else ""
     fields = {
