@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -244,15 +243,10 @@ class DeepAlphaApp(App[None]):
         catalogue, keyed by binding id)."""
         nodes: list[Any] = [self, *self.screen_stack]
         nodes += [s for s in getattr(self, "_screens", {}).values() if isinstance(s, Screen)]
+        from deepalpha.screens.base import localize_bindings  # noqa: PLC0415
+
         for node in nodes:
-            bindings = node._bindings.key_to_bindings
-            for key, items in bindings.items():
-                bindings[key] = [
-                    dataclasses.replace(b, description=t(BINDING_TEXT[b.id]))
-                    if b.id in BINDING_TEXT
-                    else b
-                    for b in items
-                ]
+            localize_bindings(node, BINDING_TEXT)
         self.refresh_bindings()
 
     def _apply_colours(self) -> None:

@@ -25,8 +25,7 @@ from textual_plotext import PlotextPlot
 
 import deepalpha
 from deepalpha.i18n import language, t
-from deepalpha.screens.base import BaseScreen
-from deepalpha.screens.traders import localize_bindings
+from deepalpha.screens.base import BaseScreen, localize_bindings
 from deepalpha.widgets.colours import change_style
 
 # The shared real-data folder beside a checkout; a user's machine may not have it.

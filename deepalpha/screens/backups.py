@@ -19,9 +19,8 @@ from textual.widgets import DataTable, Static
 from deepalpha.app.backend import BackupView
 from deepalpha.app.paths import backup_dir
 from deepalpha.i18n import language, t
-from deepalpha.screens.base import BaseScreen
+from deepalpha.screens.base import BaseScreen, localize_bindings
 from deepalpha.screens.confirm import ConfirmScreen
-from deepalpha.screens.traders import localize_bindings
 
 BINDING_TEXT = {
     "backups.create": "backups.key_create",

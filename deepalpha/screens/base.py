@@ -3,18 +3,32 @@ backend, and a repaint timer that runs only while the screen is shown."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from deepalpha.app.backend import Backend
+from deepalpha.i18n import t
 from deepalpha.widgets.nav_bar import NavBar
 from deepalpha.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from deepalpha.app.tui import DeepAlphaApp
+
+
+def localize_bindings(node: Any, texts: Mapping[str, str]) -> None:
+    """Footer texts of a node's own bindings in the current language: ``texts`` maps a binding
+    id to its catalogue key (Textual has no public setter for binding descriptions)."""
+    bindings = node._bindings.key_to_bindings
+    for key, items in bindings.items():
+        bindings[key] = [
+            dataclasses.replace(b, description=t(texts[b.id])) if b.id in texts else b
+            for b in items
+        ]
 
 
 class BaseScreen(Screen[None]):

@@ -8,10 +8,9 @@ them, and ``c`` hides the chart to give the board the whole height."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -23,7 +22,7 @@ from textual.widgets import Input
 from deepalpha.engine.markets.instruments import Instrument
 from deepalpha.engine.markets.symbols import Market
 from deepalpha.i18n import t
-from deepalpha.screens.base import BaseScreen
+from deepalpha.screens.base import BaseScreen, localize_bindings
 from deepalpha.widgets.kline_chart import KLineChart
 from deepalpha.widgets.quote_board import NAME_WIDTH, QuoteBoard, display_name
 
@@ -39,16 +38,6 @@ MARKET_BINDING_TEXT = {
     "market.watch": "mkt.key.watch",
     "market.chart": "mkt.key.chart",
 }
-
-
-def localize(node: Any, texts: dict[str, str]) -> None:
-    """Footer texts of a node's own bindings in the current language."""
-    bindings = node._bindings.key_to_bindings
-    for key, items in bindings.items():
-        bindings[key] = [
-            dataclasses.replace(b, description=t(texts[b.id])) if b.id in texts else b
-            for b in items
-        ]
 
 
 class MarketScreen(BaseScreen):
@@ -129,7 +118,7 @@ class MarketScreen(BaseScreen):
 
     @on(events.Mount)
     async def _load(self) -> None:
-        localize(self, MARKET_BINDING_TEXT)
+        localize_bindings(self, MARKET_BINDING_TEXT)
         self._by_symbol = {inst.symbol: inst for inst in self.backend.instruments()}
         saved = await self.backend.get_preference(WATCHLIST_PREF, [])
         if isinstance(saved, list):
@@ -265,7 +254,7 @@ class MarketScreen(BaseScreen):
         chart.show_bars(symbol, bars, force=force)
 
     def relabel(self) -> None:
-        localize(self, MARKET_BINDING_TEXT)
+        localize_bindings(self, MARKET_BINDING_TEXT)
         self.query_one("#market-filter", Input).placeholder = t("mkt.filter")
         self._rebuild()
         self._paint_chart(force=True)

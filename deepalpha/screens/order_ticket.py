@@ -14,7 +14,6 @@ keeps itself open on a rejection so the order can be fixed.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, ClassVar
@@ -36,6 +35,7 @@ from deepalpha.engine.markets.fees import FEE_ITEMS
 from deepalpha.engine.markets.instruments import Board, Instrument
 from deepalpha.engine.orders import Order, OrderRequest, OrderStatus, OrderType, Side
 from deepalpha.i18n import count, language, money, say, t
+from deepalpha.screens.base import localize_bindings
 from deepalpha.screens.confirm import ConfirmScreen
 from deepalpha.widgets.colours import down_colour, up_colour
 
@@ -179,6 +179,7 @@ class OrderTicket(ModalScreen[Order | None]):
         self, side: str, *, symbol: str | None = None, trader_id: str | None = None
     ) -> None:
         super().__init__()
+        self._unmatched: str | None = None
         self.side = Side(side)
         self.symbol = symbol
         self.trader_id = trader_id
@@ -274,12 +275,7 @@ class OrderTicket(ModalScreen[Order | None]):
 
     def _localize_bindings(self) -> None:
         for node in (self, *self.query(Input)):
-            bindings = node._bindings.key_to_bindings
-            for key, items in bindings.items():
-                bindings[key] = [
-                    replace(b, description=t(BINDING_TEXT[b.id])) if b.id in BINDING_TEXT else b
-                    for b in items
-                ]
+            localize_bindings(node, BINDING_TEXT)
 
     def on_screen_suspend(self) -> None:
         if self._timer is not None:
@@ -568,9 +564,9 @@ class OrderTicket(ModalScreen[Order | None]):
             self.query_one("#quantity", Input).focus()
 
     def _no_match(self, text: str) -> None:
-        self.query_one("#problem", Static).update(
-            Text(t("ticket.no_match", text=text.strip() or "—"), style=_error_style())
-        )
+        # Remembered, so the estimate's periodic repaint keeps saying it while the text stays.
+        self._unmatched = text.strip() or "—"
+        self._paint_problem()
         self.app.bell()
 
     # --- price ----------------------------------------------------------------------------
@@ -788,6 +784,12 @@ class OrderTicket(ModalScreen[Order | None]):
                     style=_error_style(),
                 )
             )
+        elif (
+            self._unmatched is not None
+            and self.instrument is None
+            and (self.query_one("#symbol", Input).value.strip() or "—") == self._unmatched
+        ):
+            widget.update(Text(t("ticket.no_match", text=self._unmatched), style=_error_style()))
         elif self._missing is not None:
             widget.update(Text(self._missing, style="dim italic"))
         elif self.preview is not None and not self.preview.ok:

@@ -8,8 +8,7 @@ of the trader in the filter (or of everyone) after a confirmation.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -21,7 +20,7 @@ from textual.widgets import Input, SelectionList, Static
 from deepalpha.engine.markets.sessions import SHANGHAI
 from deepalpha.engine.orders import Order
 from deepalpha.i18n import language, money, say, t
-from deepalpha.screens.base import BaseScreen
+from deepalpha.screens.base import BaseScreen, localize_bindings
 from deepalpha.screens.confirm import ConfirmScreen
 from deepalpha.widgets.order_blotter import OPTIONAL_COLUMNS, STATUS_GROUPS, OrderBlotter
 
@@ -34,16 +33,6 @@ BINDING_TEXT = {
     "orders.clear": "orders.key.clear",
     "orders.columns": "orders.key.columns",
 }
-
-
-def localize_bindings(node: Any, texts: dict[str, str]) -> None:
-    """Binding descriptions of ``node`` in the current language, keyed by binding id."""
-    bindings = node._bindings.key_to_bindings
-    for key, items in bindings.items():
-        bindings[key] = [
-            dataclasses.replace(b, description=t(texts[b.id])) if b.id in texts else b
-            for b in items
-        ]
 
 
 COLUMNS_PREF = "orders.hidden_columns"

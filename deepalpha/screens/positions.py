@@ -20,8 +20,7 @@ from textual.widgets import DataTable, Static
 
 from deepalpha.app.backend import PositionView
 from deepalpha.i18n import language, money, t
-from deepalpha.screens.base import BaseScreen
-from deepalpha.screens.orders import localize_bindings
+from deepalpha.screens.base import BaseScreen, localize_bindings
 from deepalpha.widgets.colours import change_style
 
 COLUMNS = (

@@ -26,7 +26,7 @@ from deepalpha.engine.ids import new_id
 from deepalpha.engine.risk import RiskLimits
 from deepalpha.engine.traders import TraderConfig, TraderKind
 from deepalpha.i18n import language, money, t
-from deepalpha.screens.base import BaseScreen
+from deepalpha.screens.base import BaseScreen, localize_bindings
 from deepalpha.widgets.colours import change_style
 
 # Binding id → catalogue key of its description (relabelled on a language change).
@@ -43,16 +43,6 @@ LIMIT_FIELDS = (
     ("max_orders_per_minute", "count"),
     ("max_daily_loss", "money"),
 )
-
-
-def localize_bindings(node: Any, texts: dict[str, str]) -> None:
-    """Binding descriptions of ``node`` in the current language, keyed by binding id."""
-    bindings = node._bindings.key_to_bindings
-    for key, items in bindings.items():
-        bindings[key] = [
-            dataclasses.replace(b, description=t(texts[b.id])) if b.id in texts else b
-            for b in items
-        ]
 
 
 class FormError(ValueError):
