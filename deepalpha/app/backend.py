@@ -77,6 +77,10 @@ class PositionView:
     market_value: Decimal
     unrealized_pnl: Decimal
     realized_pnl: Decimal
+    name_en: str = ""
+
+    def display_name(self, lang: str) -> str:
+        return self.name if lang == "zh" or not self.name_en else self.name_en
 
 
 @dataclass(frozen=True, slots=True)

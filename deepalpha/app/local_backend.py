@@ -295,6 +295,7 @@ class LocalBackend(Backend):
                         pos.value,
                         pos.unrealized_pnl,
                         pos.realized_pnl,
+                        inst.name_en if inst else "",
                     )
                 )
         return out

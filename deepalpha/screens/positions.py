@@ -39,7 +39,7 @@ NUMERIC = frozenset(COLUMNS[3:])
 SORT_KEYS: dict[str, Callable[[PositionView], Any]] = {
     "trader": lambda p: p.trader_id,
     "symbol": lambda p: p.symbol,
-    "name": lambda p: p.name,
+    "name": lambda p: p.display_name(language()),
     "quantity": lambda p: p.quantity,
     "sellable": lambda p: p.sellable,
     "avg_cost": lambda p: p.avg_cost if p.avg_cost is not None else Decimal(0),
@@ -72,7 +72,7 @@ def cells(p: PositionView, trader_name: str) -> tuple[Text | str, ...]:
     return (
         trader_name,
         p.symbol,
-        p.name,
+        p.display_name(language()),
         Text(f"{p.quantity:,}", justify="right"),
         sellable,
         Text(_price(p.avg_cost, hk), justify="right"),
