@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from deepalpha.engine.ai.records import DecisionRecord
 from deepalpha.engine.marketdata import Bar, Quote
 from deepalpha.engine.markets.sessions import Phase
 from deepalpha.engine.markets.symbols import Market
@@ -120,3 +121,11 @@ class TraderHaltedEvent(Event):
 class NotificationEvent(Event):
     severity: str  # information | warning | error
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionEvent(Event):
+    """An AI decision cycle recorded, or its record updated (a proposal answered); storage
+    upserts it by the record's id."""
+
+    record: DecisionRecord

@@ -24,6 +24,7 @@ from deepalpha.engine.bus import EventBus
 from deepalpha.engine.events import (
     AccountEvent,
     AccountState,
+    DecisionEvent,
     EquityEvent,
     Event,
     FillEvent,
@@ -51,6 +52,7 @@ PERSISTED: tuple[type[Event], ...] = (
     EquityEvent,
     TradingDayEvent,
     TraderHaltedEvent,
+    DecisionEvent,
 )
 
 

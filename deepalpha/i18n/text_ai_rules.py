@@ -11,6 +11,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "code.MIN_HOLDING": ("Minimum holding time", "最短持有时间"),
     "code.POSITION_CAP": ("Position cap", "仓位上限"),
     "code.BAD_DECISION": ("Unusable decision", "无效决策"),
+    "code.SAFE_MODE": ("Safe mode", "安全模式"),
+    "code.USER_REJECTED": ("Rejected by the user", "用户拒绝"),
+    "code.EXPIRED": ("Proposal expired", "提案过期"),
     # --- the reply parser --------------------------------------------------------------------
     "ai.reply.unreadable": (
         "the reply holds no readable decision; recorded as wait",
@@ -103,4 +106,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "卖出 {symbol}：仅持有 {minutes} 分钟，最短持有时间为 {minimum} 分钟",
     ),
     "ai.rule.engine": ("{text}", "{text}"),
+    "ai.rule.safe_mode": (
+        "buy {symbol}: safe mode after {failures} model failures in a row; no new buys until "
+        "the model answers again",
+        "买入 {symbol}：模型连续 {failures} 次失败，已进入安全模式；模型恢复前不开新仓",
+    ),
+    "ai.proposal.rejected": ("rejected by the user", "已被用户拒绝"),
+    "ai.proposal.expired": (
+        "the proposal expired unanswered at {time}",
+        "提案在 {time} 前未获处理，已过期",
+    ),
 }

@@ -17,9 +17,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from deepalpha.engine.ai.records import DecisionRecord
 from deepalpha.engine.events import (
     AccountEvent,
     AccountState,
+    DecisionEvent,
     EquityEvent,
     Event,
     FillEvent,
@@ -40,6 +42,7 @@ from deepalpha.storage.database import explain
 from deepalpha.storage.models import (
     AccountRow,
     AuditLogRow,
+    DecisionRecordRow,
     EngineStateRow,
     EquitySnapshotRow,
     FillRow,
@@ -149,6 +152,52 @@ def _account_row(a: AccountState) -> dict[str, Any]:
     }
 
 
+def _decision_row(d: DecisionRecord) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "trader_id": d.trader_id,
+        "cycle": d.cycle,
+        "time": d.time,
+        "model": d.model[:128],
+        "system_prompt": d.system_prompt,
+        "user_prompt": d.user_prompt,
+        "raw_reply": d.raw_reply,
+        "reasoning": d.reasoning,
+        "decisions": d.decisions,
+        "results": d.results,
+        "latency_ms": d.latency_ms,
+        "prompt_tokens": d.prompt_tokens,
+        "completion_tokens": d.completion_tokens,
+        "cost": d.cost,
+        "success": d.success,
+        "error": d.error,
+        "created_at": d.time,
+        "updated_at": utcnow(),
+    }
+
+
+def decision_from_row(r: Any) -> DecisionRecord:
+    return DecisionRecord(
+        id=r.id,
+        trader_id=r.trader_id,
+        cycle=r.cycle,
+        time=r.time,
+        model=r.model,
+        system_prompt=r.system_prompt,
+        user_prompt=r.user_prompt,
+        raw_reply=r.raw_reply,
+        reasoning=r.reasoning,
+        decisions=list(r.decisions or []),
+        results=list(r.results or []),
+        latency_ms=r.latency_ms,
+        prompt_tokens=r.prompt_tokens,
+        completion_tokens=r.completion_tokens,
+        cost=r.cost if r.cost is not None else ZERO,
+        success=bool(r.success),
+        error=r.error,
+    )
+
+
 def fill_from_row(r: Any) -> Fill:
     fees = FeeBreakdown(*(getattr(r, item) for item in FEE_ITEMS))
     return Fill(
@@ -238,6 +287,7 @@ class SqlStore:
         state: dict[str, dict[str, Any]] = {}
         halts: dict[str, tuple[str, str]] = {}
         day_start: dict[str, Decimal] = {}
+        decisions: dict[str, dict[str, Any]] = {}
         for ev in events:
             if isinstance(ev, OrderEvent):
                 orders[ev.order.id] = _order_row(ev.order)
@@ -280,8 +330,12 @@ class SqlStore:
                     day_start[trader_id] = eq
             elif isinstance(ev, TraderHaltedEvent):
                 halts[ev.trader_id] = (ev.code, ev.reason)
+            elif isinstance(ev, DecisionEvent):
+                decisions[ev.record.id] = _decision_row(ev.record)
         try:
-            await self._write(orders, fills, positions, accounts, equity, state, halts, day_start)
+            await self._write(
+                orders, fills, positions, accounts, equity, state, halts, day_start, decisions
+            )
         except DBAPIError as exc:
             # A full disk or a lost server: say which database and what to do, not the SQL.
             if self.target is None:
@@ -298,6 +352,7 @@ class SqlStore:
         state: dict[str, dict[str, Any]],
         halts: dict[str, tuple[str, str]],
         day_start: dict[str, Decimal],
+        decisions: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         async with self.engine.begin() as conn:
             await self._upsert(conn, table(OrderRow), list(orders.values()))
@@ -306,6 +361,7 @@ class SqlStore:
             await self._upsert(conn, table(AccountRow), list(accounts.values()))
             await self._upsert(conn, table(EquitySnapshotRow), list(equity.values()))
             await self._upsert(conn, table(EngineStateRow), list(state.values()))
+            await self._upsert(conn, table(DecisionRecordRow), list((decisions or {}).values()))
             now = utcnow()
             for trader_id, (code, reason) in halts.items():
                 await conn.execute(
@@ -528,6 +584,20 @@ class SqlStore:
             q = q.limit(limit)
         async with self.engine.connect() as conn:
             return [fill_from_row(r) for r in (await conn.execute(q)).all()]
+
+    async def decisions(
+        self, trader_id: str | None = None, limit: int = 100
+    ) -> list[DecisionRecord]:
+        """The latest decision records, newest first."""
+        q = select(DecisionRecordRow).order_by(
+            DecisionRecordRow.time.desc(), DecisionRecordRow.cycle.desc()
+        )
+        if trader_id:
+            q = q.where(DecisionRecordRow.trader_id == trader_id)
+        if limit:
+            q = q.limit(limit)
+        async with self.engine.connect() as conn:
+            return [decision_from_row(r) for r in (await conn.execute(q)).all()]
 
     async def equity_curve(self, trader_id: str) -> list[tuple[date, Decimal]]:
         q = (
