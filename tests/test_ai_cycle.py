@@ -347,9 +347,12 @@ def test_schedule_and_no_overlap(desk: Desk, server: FakeOpenAI) -> None:
             later = NOW + timedelta(minutes=5)
             assert await trader.tick(later, CONTINUOUS) is None  # still running: skipped
             assert trader.skipped == 1
+            assert await trader.tick(later, CONTINUOUS) is None  # the same slot counts once
+            assert trader.skipped == 1
             assert await running is not None
-            assert not trader.should_run(NOW + timedelta(minutes=4), CONTINUOUS)
-            assert trader.should_run(later, CONTINUOUS)
+            # The skipped slot moved the schedule on: the next cycle is due an interval later.
+            assert not trader.should_run(later + timedelta(minutes=4), CONTINUOUS)
+            assert trader.should_run(later + timedelta(minutes=5), CONTINUOUS)
             return trader
 
     trader = asyncio.run(go())

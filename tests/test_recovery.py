@@ -448,7 +448,7 @@ def test_runtime_brings_back_orders_fills_and_accounts(tmp_path: Path) -> None:
             acct = pf.account(fill.currency)
             assert (acct.cash, acct.fees_paid) == cash
             assert (pf.positions[symbol].quantity, pf.positions[symbol].cost_basis) == held
-            assert {t for t in rt.traders} == {"you", "sma-bot"}
+            assert set(rt.traders) == {"you", "sma-bot", "ai-demo"}
         finally:
             await rt.stop()
 
@@ -548,7 +548,7 @@ def test_serve_stops_cleanly_on_a_signal(tmp_path: Path, sig: signal.Signals) ->
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         traders = {r[0] for r in conn.execute("SELECT id FROM traders")}
         stored = dict(conn.execute("SELECT id, status FROM orders").fetchall())
-    assert traders == {"you", "sma-bot"}
+    assert traders == {"you", "sma-bot", "ai-demo"}
     assert {oid: stored.get(oid) for oid in last_logged} == last_logged
     # The serve session resumes on a later simulated day, so the day order left open expired
     # (or, should that day be a holiday of its market, it is still open) and the log says so.

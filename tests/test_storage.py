@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -379,3 +380,26 @@ def test_account_event_alone_updates_cash(tmp_path: Path) -> None:
         await store.close()
 
     run(scenario())
+
+
+def test_round_trips_count_profitable_sells_exactly(database_url: str, tmp_path: Path) -> None:
+    """The leaderboard's win rate: closing fills with a profit, counted by the database. On
+    SQLite money is text, so "0.00" and "-0.50" must not pass for profits."""
+
+    async def scenario() -> dict[str, tuple[int, int]]:
+        store = await open_store(database_url, tmp_path)
+        try:
+            await store.create_traders([trader()], [])
+            base = fill_event()
+            events = [base]  # a buy: not a round trip
+            for i, pnl in enumerate(["12.50", "-3.00", "0.00", "0.01", "-0.50", "100"]):
+                fill = dataclasses.replace(
+                    base.fill, id=f"s{i}", side=Side.SELL, realized_pnl=Decimal(pnl)
+                )
+                events.append(dataclasses.replace(base, fill=fill))
+            await store.write_events(events)
+            return await store.round_trips()
+        finally:
+            await store.close()
+
+    assert run(scenario()) == {"t1": (6, 3)}

@@ -115,7 +115,7 @@ def test_create_trader_by_keyboard_and_it_persists(tmp_path: Path) -> None:
     async def create(app: DeepAlphaApp, pilot: Pilot[None]) -> None:
         screen = app.screen
         assert isinstance(screen, TradersScreen)
-        assert screen.query_one(DataTable).row_count == 2  # the demo traders
+        assert screen.query_one(DataTable).row_count == 3  # the demo traders
         await pilot.press("n")
         await settle(app, pilot)
         form = app.screen
@@ -144,7 +144,7 @@ def test_create_trader_by_keyboard_and_it_persists(tmp_path: Path) -> None:
         assert alpha.limits.max_order_value == Decimal(50000)
         assert alpha.limits.max_open_orders == 7
         assert alpha.limits.max_daily_loss is None
-        await wait_until(app, pilot, lambda: screen.query_one(DataTable).row_count == 3)
+        await wait_until(app, pilot, lambda: screen.query_one(DataTable).row_count == 4)
 
     run(tmp_path, "traders", create)
 
@@ -152,7 +152,7 @@ def test_create_trader_by_keyboard_and_it_persists(tmp_path: Path) -> None:
         views = {v.name: v for v in app.backend.traders()}
         assert views["Alpha Fund"].limits.max_order_value == Decimal(50000)
         assert views["Alpha Fund"].limits.max_open_orders == 7
-        assert app.screen.query_one(DataTable).row_count == 3
+        assert app.screen.query_one(DataTable).row_count == 4
 
     run(tmp_path, "traders", reopened)
 
@@ -290,7 +290,7 @@ def test_backup_and_restore_with_confirmation(tmp_path: Path) -> None:
         assert any(o.id == after.id for o in app.backend.orders())
         await app.action_goto("traders")
         await settle(app, pilot)
-        assert app.screen.query_one(DataTable).row_count == 2
+        assert app.screen.query_one(DataTable).row_count == 3  # the demo traders
 
     run(tmp_path, "backups", scenario)
 

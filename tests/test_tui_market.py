@@ -187,9 +187,17 @@ def test_the_dashboard_shows_fills_and_notifications(tmp_path: Path) -> None:
             # a fill: a market buy of one lot
             await backend.place_order(OrderRequest("you", "600519.SH", Side.BUY, 100))
             fills = screen.query_one("#fills", DataTable)
-            await wait_for(pilot, lambda: fills.row_count >= 1)
-            row = [cell.plain for cell in fills.get_row_at(0)]
-            assert "600519.SH" in row and "100" in row and "Buy" in row
+            def mine() -> list[str] | None:
+                # The demo traders trade too: find this fill among theirs.
+                for i in range(fills.row_count):
+                    row = [cell.plain for cell in fills.get_row_at(i)]
+                    if "You" in row and "600519.SH" in row:
+                        return row
+                return None
+
+            await wait_for(pilot, mine)
+            row = mine()
+            assert row is not None and "100" in row and "Buy" in row
             # a rejection (not a whole lot) and an engine notice reach the notifications
             await backend.place_order(
                 OrderRequest("you", "600036.SH", Side.BUY, 50, OrderType.LIMIT, Decimal("40"))

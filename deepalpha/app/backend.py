@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from deepalpha.engine.ai.records import DecisionRecord
 from deepalpha.engine.bus import Subscription
 from deepalpha.engine.marketdata import Bar, Quote
 from deepalpha.engine.markets.fees import FeeBreakdown
@@ -54,6 +55,10 @@ class TraderView:
     fees: Decimal
     limits: RiskLimits
     settings: Mapping[str, Any] = field(default_factory=dict)
+    win_rate: Decimal | None = None  # share of closed round trips with a profit, 0..1
+    max_drawdown: Decimal | None = None  # deepest fall from a peak of equity, 0..1
+    safe_mode: bool = False  # an AI trader whose model failed 3 times in a row
+    open_proposals: int = 0  # hybrid proposals waiting for a person
 
     @property
     def pnl(self) -> Decimal:
@@ -115,6 +120,41 @@ class BackupView:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ProposalView:
+    """A hybrid trader's accepted decision, waiting for a person to approve or reject it."""
+
+    id: str
+    trader_id: str
+    symbol: str
+    side: str  # "buy" | "sell"
+    quantity: int
+    order_type: str
+    limit_price: Decimal | None
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    created: datetime
+    expires_at: datetime
+    record_id: str
+    reasoning: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AiStatus:
+    """Where an AI trader's decision loop stands."""
+
+    trader_id: str
+    model_label: str
+    interval_minutes: int
+    cycle: int
+    last_cycle: datetime | None
+    running: bool  # a cycle is in progress
+    safe_mode: bool
+    failures: int  # consecutive model failures
+    skipped: int  # cycles skipped because the last one still ran
+    error: str | None = None  # why the model could not be opened (e.g. a missing key)
+
+
 ProgressFn = Callable[[int, int], None]
 
 
@@ -171,6 +211,32 @@ class Backend(ABC):
 
     @abstractmethod
     def equity_curves(self) -> dict[str, list[tuple[date, Decimal]]]: ...
+
+    # --- AI traders ---------------------------------------------------------------------
+    @abstractmethod
+    def decisions(self, trader_id: str | None = None, limit: int = 200) -> list[DecisionRecord]:
+        """Decision records, newest first (this run's and the stored history); a record
+        whose proposals were answered is shown with its latest results."""
+
+    @abstractmethod
+    def proposals(self, trader_id: str | None = None) -> list[ProposalView]:
+        """Open hybrid proposals, oldest first."""
+
+    @abstractmethod
+    def ai_status(self, trader_id: str) -> AiStatus | None:
+        """``None`` for a trader that is not ai/hybrid."""
+
+    @abstractmethod
+    async def approve_proposal(self, proposal_id: str, quantity: int | None = None) -> Order:
+        """Place a proposal (with another quantity if given). Raises ``KeyError`` when it was
+        already answered or expired."""
+
+    @abstractmethod
+    async def reject_proposal(self, proposal_id: str) -> None: ...
+
+    @abstractmethod
+    async def run_ai_cycle(self, trader_id: str) -> DecisionRecord:
+        """Decide now, outside the schedule (the person asked)."""
 
     # --- commands -----------------------------------------------------------------------
     @abstractmethod

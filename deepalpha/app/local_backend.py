@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from deepalpha.app.ai_models import model_label
 from deepalpha.app.backend import (
+    AiStatus,
     Backend,
     BackupView,
     MarketStatus,
     OrderPreview,
     PositionView,
     ProgressFn,
+    ProposalView,
     TraderView,
 )
 from deepalpha.app.runtime import Runtime, RuntimeOptions
+from deepalpha.engine.ai.records import DecisionRecord
 from deepalpha.engine.bus import EventBus, Subscription
 from deepalpha.engine.events import (
+    DecisionEvent,
     EquityEvent,
     FillEvent,
     NotificationEvent,
@@ -34,61 +39,23 @@ from deepalpha.engine.marketdata import Bar, Quote
 from deepalpha.engine.markets.fees import NO_FEES, order_fees
 from deepalpha.engine.markets.instruments import Instrument
 from deepalpha.engine.markets.rules import tick_size
-from deepalpha.engine.markets.sessions import MARKET_TZ
-from deepalpha.engine.markets.symbols import SymbolError, market_of, normalize
+from deepalpha.engine.markets.symbols import SymbolError, normalize
 from deepalpha.engine.orders import Fill, Order, OrderRequest, OrderType, Side
 from deepalpha.engine.traders import TraderConfig, TraderKind
 from deepalpha.i18n import Msg
 
 ZERO = Decimal(0)
-BAR_SECONDS = 60
-BARS_KEPT = 240
 ORDER_HISTORY = 200_000  # orders loaded back on start for the blotter
-UI_EVENTS = (OrderEvent, FillEvent, NotificationEvent, SessionEvent, TraderHaltedEvent, EquityEvent)
-
-
-class _BarBuilder:
-    """One-minute bars from quotes, for the K-line chart."""
-
-    def __init__(self) -> None:
-        self.bars: dict[str, deque[Bar]] = {}
-        self._building: dict[str, tuple[int, Bar, int]] = {}
-
-    def add(self, q: Quote) -> None:
-        bucket = int(q.time.timestamp()) // BAR_SECONDS
-        cur = self._building.get(q.symbol)
-        if cur is not None and cur[0] == bucket:
-            _, b, vol0 = cur
-            self._building[q.symbol] = (
-                bucket,
-                Bar(
-                    q.symbol,
-                    q.time,
-                    b.trading_day,
-                    b.open,
-                    max(b.high, q.last),
-                    min(b.low, q.last),
-                    q.last,
-                    max(0, q.volume - vol0),
-                ),
-                vol0,
-            )
-            return
-        if cur is not None:
-            self.bars.setdefault(q.symbol, deque(maxlen=BARS_KEPT)).append(cur[1])
-        day = q.time.astimezone(MARKET_TZ[market_of(q.symbol)]).date()
-        self._building[q.symbol] = (
-            bucket,
-            Bar(q.symbol, q.time, day, q.last, q.last, q.last, q.last, 0),
-            q.volume,
-        )
-
-    def get(self, symbol: str) -> list[Bar]:
-        out = list(self.bars.get(symbol, ()))
-        cur = self._building.get(symbol)
-        if cur is not None:
-            out.append(cur[1])
-        return out
+DECISIONS_KEPT = 500  # records held for the Decisions screen (each carries its prompts)
+UI_EVENTS = (
+    OrderEvent,
+    FillEvent,
+    NotificationEvent,
+    SessionEvent,
+    TraderHaltedEvent,
+    EquityEvent,
+    DecisionEvent,
+)
 
 
 class LocalBackend(Backend):
@@ -100,8 +67,9 @@ class LocalBackend(Backend):
         self._fills: deque[Fill] = deque(maxlen=1000)
         self._curves: dict[str, list[tuple[date, Decimal]]] = {}
         self._quotes_version = 0
-        self._bars = _BarBuilder()
         self._search_index: list[tuple[Instrument, tuple[str, ...]]] = []
+        self._decisions: dict[str, DecisionRecord] = {}  # oldest first
+        self._trips: dict[str, list[int]] = {}  # trader → [closing fills, profitable ones]
         # Screens subscribe here; it outlives a runtime restarted by a restore.
         self.ui_bus = EventBus()
 
@@ -113,6 +81,7 @@ class LocalBackend(Backend):
         bus.on(OrderEvent, self._on_order)
         bus.on(FillEvent, self._on_fill)
         bus.on(EquityEvent, self._on_equity)
+        bus.on(DecisionEvent, self._on_decision)
         for event_type in UI_EVENTS:
             bus.on(event_type, self.ui_bus.publish)
 
@@ -136,6 +105,11 @@ class LocalBackend(Backend):
         self._fills.extend(stored)  # both newest first: live fills, then older stored ones
         for trader_id in self.runtime.traders:
             self._curves[trader_id] = await store.equity_curve(trader_id)
+        live = dict(self._decisions)
+        self._decisions = {r.id: r for r in reversed(await store.decisions(limit=DECISIONS_KEPT))}
+        self._decisions.update(live)
+        await self.runtime.writer.flush()  # the counts below then include this run's fills
+        self._trips = {t: [n, w] for t, (n, w) in (await store.round_trips()).items()}
         self._build_search()
 
     async def stop(self) -> None:
@@ -151,7 +125,6 @@ class LocalBackend(Backend):
     # --- bus handlers (inline on the engine's path: keep them cheap) ---------------------
     def _on_quote(self, event: QuoteEvent) -> None:
         self._quotes_version += 1
-        self._bars.add(event.quote)
 
     def _remember(self, order: Order) -> None:
         i = self._order_index.get(order.id)
@@ -167,6 +140,17 @@ class LocalBackend(Backend):
     def _on_fill(self, event: FillEvent) -> None:
         self._fills.appendleft(event.fill)
         self._remember(event.order)
+        fill = event.fill
+        if fill.side is Side.SELL:
+            trips = self._trips.setdefault(fill.trader_id, [0, 0])
+            trips[0] += 1
+            trips[1] += fill.realized_pnl > 0
+
+    def _on_decision(self, event: DecisionEvent) -> None:
+        record = event.record
+        if record.id not in self._decisions and len(self._decisions) >= DECISIONS_KEPT:
+            del self._decisions[next(iter(self._decisions))]
+        self._decisions[record.id] = record
 
     def _on_equity(self, event: EquityEvent) -> None:
         curve = self._curves.setdefault(event.trader_id, [])
@@ -239,7 +223,7 @@ class LocalBackend(Backend):
         return self._quotes_version
 
     def bars(self, symbol: str) -> Sequence[Bar]:
-        return self._bars.get(symbol)
+        return self.runtime.minute_bars.get(symbol)
 
     # --- traders and accounts -----------------------------------------------------------
     def traders(self) -> list[TraderView]:
@@ -252,6 +236,7 @@ class LocalBackend(Backend):
             pf = book.portfolio
             runner = rt.strategy_traders.get(trader.id)
             running = runner.running if runner is not None else trader.running
+            ai = rt.ai_traders.get(trader.id)
             out.append(
                 TraderView(
                     id=trader.id,
@@ -259,7 +244,7 @@ class LocalBackend(Backend):
                     kind=trader.kind.value,
                     running=running,
                     halted=book.risk.halted[1] if book.risk.halted else None,
-                    model_label=_model_label(trader),
+                    model_label=self._model_label(trader),
                     equity=pf.equity(),
                     deposits=pf.deposits_total(),
                     day_pnl=pf.daily_pnl(),
@@ -270,9 +255,25 @@ class LocalBackend(Backend):
                     fees=pf.fees_total(),
                     limits=book.risk.limits,
                     settings=dict(trader.settings),
+                    win_rate=self._win_rate(trader.id),
+                    max_drawdown=_max_drawdown(self._curves.get(trader.id, ()), pf.equity()),
+                    safe_mode=ai.safe_mode if ai is not None else False,
+                    open_proposals=len(ai.proposals) if ai is not None else 0,
                 )
             )
         return out
+
+    def _win_rate(self, trader_id: str) -> Decimal | None:
+        sells, wins = self._trips.get(trader_id, (0, 0))
+        return Decimal(wins) / sells if sells else None
+
+    def _model_label(self, trader: TraderConfig) -> str:
+        if trader.kind is TraderKind.STRATEGY:
+            s = trader.settings
+            return f"{s.get('strategy', 'strategy')} {s.get('fast', '')}/{s.get('slow', '')}"
+        if trader.kind is TraderKind.DISCRETIONARY:
+            return "—"
+        return model_label(trader.model_profile, self.runtime.settings.ai)
 
     def positions(self, trader_id: str | None = None) -> list[PositionView]:
         rt = self.runtime
@@ -324,6 +325,79 @@ class LocalBackend(Backend):
 
     def trader_config(self, trader_id: str) -> TraderConfig:
         return self.runtime.traders[trader_id]
+
+    # --- AI traders ---------------------------------------------------------------------
+    def decisions(self, trader_id: str | None = None, limit: int = 200) -> list[DecisionRecord]:
+        out: list[DecisionRecord] = []
+        for record in reversed(self._decisions.values()):
+            if trader_id is None or record.trader_id == trader_id:
+                out.append(record)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def proposals(self, trader_id: str | None = None) -> list[ProposalView]:
+        out = []
+        for tid, runner in self.runtime.ai_traders.items():
+            if trader_id is not None and tid != trader_id:
+                continue
+            for p in runner.proposals:
+                record = self._decisions.get(p.record_id)
+                reasoning = ""
+                if record is not None and p.index < len(record.decisions):
+                    reasoning = str(record.decisions[p.index].get("reasoning") or "")
+                r = p.request
+                out.append(
+                    ProposalView(
+                        p.id,
+                        tid,
+                        r.symbol,
+                        r.side.value,
+                        r.quantity,
+                        r.type.value,
+                        r.limit_price,
+                        p.stop_loss,
+                        p.take_profit,
+                        p.created,
+                        p.expires_at,
+                        p.record_id,
+                        reasoning,
+                    )
+                )
+        return sorted(out, key=lambda v: v.created)
+
+    def ai_status(self, trader_id: str) -> AiStatus | None:
+        rt = self.runtime
+        trader = rt.traders.get(trader_id)
+        if trader is None or trader.kind not in (TraderKind.AI, TraderKind.HYBRID):
+            return None
+        label = model_label(trader.model_profile, rt.settings.ai)
+        runner = rt.ai_traders.get(trader_id)
+        if runner is None:
+            interval = int(trader.settings.get("interval_minutes", rt.settings.ai.interval_minutes))
+            return AiStatus(
+                trader_id, label, interval, 0, None, False, False, 0, 0, rt.ai_errors.get(trader_id)
+            )
+        return AiStatus(
+            trader_id,
+            label,
+            int(runner.interval.total_seconds() // 60),
+            runner.cycle,
+            runner.last_cycle,
+            runner.running,
+            runner.safe_mode,
+            runner.failures,
+            runner.skipped,
+        )
+
+    async def approve_proposal(self, proposal_id: str, quantity: int | None = None) -> Order:
+        return await self.runtime.approve_proposal(proposal_id, quantity)
+
+    async def reject_proposal(self, proposal_id: str) -> None:
+        await self.runtime.reject_proposal(proposal_id)
+
+    async def run_ai_cycle(self, trader_id: str) -> DecisionRecord:
+        return await self.runtime.run_ai_cycle(trader_id)
 
     # --- commands -----------------------------------------------------------------------
     def preview_order(self, req: OrderRequest) -> OrderPreview:
@@ -474,7 +548,7 @@ class LocalBackend(Backend):
             self._orders, self._order_index = [], {}
             self._fills.clear()
             self._curves = {}
-            self._bars = _BarBuilder()
+            self._decisions, self._trips = {}, {}
             await self.start()
         self.ui_bus.publish(
             NotificationEvent("information", Msg("backup.restored", path=path.name))
@@ -487,13 +561,16 @@ class LocalBackend(Backend):
         await self.runtime.store.set_preference(key, value)
 
 
-def _model_label(trader: TraderConfig) -> str:
-    if trader.kind is TraderKind.STRATEGY:
-        s = trader.settings
-        return f"{s.get('strategy', 'strategy')} {s.get('fast', '')}/{s.get('slow', '')}"
-    if trader.kind is TraderKind.DISCRETIONARY:
-        return "—"
-    return trader.model_profile or "baseline (no LLM)"
+def _max_drawdown(curve: Iterable[tuple[date, Decimal]], now: Decimal) -> Decimal | None:
+    """The deepest fall from a peak of the daily equity curve and today's equity (0..1)."""
+    peak: Decimal | None = None
+    worst = ZERO
+    for equity in (*(e for _, e in curve), now):
+        if peak is None or equity > peak:
+            peak = equity
+        elif peak > 0:
+            worst = max(worst, (peak - equity) / peak)
+    return None if peak is None else worst
 
 
 __all__ = ["LocalBackend"]

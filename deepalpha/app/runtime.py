@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
@@ -14,37 +14,59 @@ from pathlib import Path
 from typing import Any
 
 from deepalpha.app import paths
+from deepalpha.app.ai_models import BASELINE, open_model, validation_settings
 from deepalpha.app.lock import DataDirLock
 from deepalpha.app.settings import Settings, use_settings_file
+from deepalpha.engine.ai.baseline import BaselineModel
+from deepalpha.engine.ai.client import ModelError
+from deepalpha.engine.ai.context import warm_up
+from deepalpha.engine.ai.cycle import AiTrader
+from deepalpha.engine.ai.records import DecisionRecord
 from deepalpha.engine.backtest.strategies import SmaCross
 from deepalpha.engine.broker import BrokerSettings, PaperBroker
 from deepalpha.engine.bus import EventBus
-from deepalpha.engine.events import AccountState, Event, NotificationEvent
+from deepalpha.engine.events import AccountState, Event, NotificationEvent, QuoteEvent
 from deepalpha.engine.feeds.simulator import SimulatedMarket
 from deepalpha.engine.ids import sequential
 from deepalpha.engine.markets.calendar import calendar_for
 from deepalpha.engine.markets.instruments import Instrument, InstrumentRegistry
-from deepalpha.engine.markets.sessions import SHANGHAI
+from deepalpha.engine.markets.sessions import SHANGHAI, Phase
 from deepalpha.engine.markets.symbols import Market
+from deepalpha.engine.minute_bars import MinuteBars
 from deepalpha.engine.orders import Order, OrderRequest
 from deepalpha.engine.persistence import EventWriter, StoredState, catch_up, restore
 from deepalpha.engine.risk import RiskLimits
 from deepalpha.engine.strategy_trader import StrategyTrader
 from deepalpha.engine.traders import TraderConfig, TraderKind
+from deepalpha.i18n import language
 from deepalpha.storage.connect import open_store
 from deepalpha.storage.repository import SqlStore
 
 log = logging.getLogger("deepalpha")
+
+AI_KINDS = (TraderKind.AI, TraderKind.HYBRID)
 
 ZERO = Decimal(0)
 LIVE_START = time(9, 29, 45)  # 15 s of the opening call auction, then continuous trading
 DEMO_CASH = {"CNY": Decimal(1_000_000), "HKD": Decimal(1_000_000)}
 YOU = "you"
 SMA_BOT = "sma-bot"
+AI_DEMO = "ai-demo"
 SMA_SYMBOLS = ["600519.SH", "300750.SZ", "688981.SH", "00700.HK", "09988.HK", "01810.HK"]
+AI_SYMBOLS = [
+    "600519.SH",
+    "300750.SZ",
+    "688981.SH",
+    "002594.SZ",
+    "300760.SZ",
+    "00700.HK",
+    "09988.HK",
+    "01810.HK",
+]
+AI_POLL_SECONDS = 0.25  # how often the AI scheduler looks at the market clock
 
 
-def demo_traders() -> list[TraderConfig]:
+def demo_traders(ai_interval_minutes: int = 1) -> list[TraderConfig]:
     return [
         TraderConfig(YOU, "You", TraderKind.DISCRETIONARY, limits=RiskLimits(max_open_orders=200)),
         TraderConfig(
@@ -62,6 +84,18 @@ def demo_traders() -> list[TraderConfig]:
                 "bar_seconds": 300,
                 "symbols": SMA_SYMBOLS,
             },
+        ),
+        TraderConfig(
+            AI_DEMO,
+            "AI Demo",
+            TraderKind.AI,
+            limits=RiskLimits(
+                max_order_value=Decimal(300_000), max_open_orders=20, max_daily_loss=Decimal(50_000)
+            ),
+            # A short interval so a first run shows the AI deciding within a minute of
+            # simulated time; the baseline model needs no key and no network.
+            settings={"symbols": AI_SYMBOLS, "interval_minutes": ai_interval_minutes},
+            model_profile=BASELINE,
         ),
     ]
 
@@ -95,6 +129,11 @@ class Runtime:
     writer: EventWriter = field(init=False)
     traders: dict[str, TraderConfig] = field(default_factory=dict)
     strategy_traders: dict[str, StrategyTrader] = field(default_factory=dict)
+    ai_traders: dict[str, AiTrader] = field(default_factory=dict)
+    ai_errors: dict[str, str] = field(default_factory=dict)  # why a trader's model is not open
+    minute_bars: MinuteBars = field(init=False)
+    _cycles: set[asyncio.Task[None]] = field(default_factory=set)
+    _talib: asyncio.Task[None] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _lock: DataDirLock | None = None
     # Called with the bus as soon as it exists, before recovery and the market publish.
@@ -122,6 +161,9 @@ class Runtime:
 
     async def _start(self) -> None:
         opts = self.options
+        # TA-Lib takes ~0.6 s to import: start it in a thread now, so that by the time the
+        # market opens the first AI cycle need not wait for it (nor block the event loop).
+        self._talib = asyncio.create_task(asyncio.to_thread(warm_up), name="talib-import")
         use_settings_file(paths.settings_file(opts.data_dir))
         self.settings = Settings()
         self.store = await open_store(opts.database_url, opts.data_dir)
@@ -132,6 +174,10 @@ class Runtime:
         if not state.traders and opts.demo:
             state = await self._create_demo()
         self.bus = EventBus()
+        # Bars before anything publishes quotes; the simulator's warm-up history is read
+        # lazily per symbol, from whichever market object is current by then.
+        self.minute_bars = MinuteBars(history=lambda s: self.market.history(s))  # noqa: PLW0108
+        self.bus.on(QuoteEvent, self.minute_bars.on_quote)
         for hook in self.on_bus:
             hook(self.bus)
         self.market = self._market(instruments, opts.start_at)
@@ -172,6 +218,13 @@ class Runtime:
         for trader in state.traders:
             if trader.kind is TraderKind.STRATEGY:
                 self._attach_strategy(trader)
+        open_records = {
+            p["record_id"] for st in state.ai_states.values() for p in st.get("proposals", [])
+        }
+        records = await self.store.decisions_by_id(open_records)
+        for trader in state.traders:
+            if trader.kind in AI_KINDS:
+                self._attach_ai(trader, state.ai_states.get(trader.id), records)
         if opts.frozen_at is not None:
             # Play the simulated market up to a fixed moment and stop there: the screens then
             # show the same state every time (snapshot tests, screenshots).
@@ -185,6 +238,9 @@ class Runtime:
                 )
             )
         self._tasks.append(asyncio.create_task(self._kill_switch_loop(), name="kill-switch"))
+        if opts.frozen_at is None:
+            # A frozen market holds still for pictures: nothing decides on it.
+            self._tasks.append(asyncio.create_task(self._ai_loop(), name="ai-traders"))
         auto = (
             opts.auto_backup if opts.auto_backup is not None else self.settings.storage.auto_backup
         )
@@ -229,7 +285,7 @@ class Runtime:
         return start
 
     async def _create_demo(self) -> StoredState:
-        traders = demo_traders()
+        traders = demo_traders(self.settings.ai.demo_interval_minutes)
         await self.store.create_traders(
             traders,
             [
@@ -256,6 +312,93 @@ class Runtime:
         runner.running = trader.running
         runner.attach(self.bus)
         self.strategy_traders[trader.id] = runner
+
+    def _attach_ai(
+        self,
+        trader: TraderConfig,
+        state: Mapping[str, Any] | None = None,
+        records: Sequence[DecisionRecord] = (),
+    ) -> None:
+        """Open the trader's model and schedule it; a model that cannot be opened (a missing
+        key, an unknown profile) leaves the trader idle with the reason shown."""
+        ai = self.settings.ai
+        s = trader.settings
+        old = self.ai_traders.pop(trader.id, None)
+        if old is not None and not isinstance(old.model, BaselineModel):
+            self._spawn(old.model.aclose(), f"close-model-{trader.id}")
+        try:
+            model = open_model(trader.model_profile, ai)
+        except ModelError as exc:
+            self.ai_errors[trader.id] = exc.message
+            log.warning("AI trader %s is idle: %s", trader.id, exc.message)
+            self.bus.publish(NotificationEvent("warning", f"{trader.name}: {exc.message}"))
+            return
+        self.ai_errors.pop(trader.id, None)
+        lang = s.get("lang") or self.settings.ui.language
+        runner = AiTrader(
+            trader.id,
+            self.broker,
+            model=model,
+            symbols=list(s.get("symbols", AI_SYMBOLS)),
+            lang=lang if lang in ("en", "zh") else language(),
+            interval_minutes=int(s.get("interval_minutes", ai.interval_minutes)),
+            settings=validation_settings(ai),
+            mode="hybrid" if trader.kind is TraderKind.HYBRID else "ai",
+            bars_source=self.minute_bars.get,
+            publish=self.bus.publish,
+            clock=self.market,
+            proposal_minutes=int(s.get("proposal_minutes", ai.proposal_minutes)),
+            max_prompt_tokens=ai.max_prompt_tokens,
+        )
+        if old is not None:
+            runner.restore(old.snapshot(), old.open_records())
+        elif state:
+            runner.restore(state, records)
+        self.ai_traders[trader.id] = runner
+
+    def _on_quote_exits(self, event: QuoteEvent) -> None:
+        """Stop-loss and take-profit are the engine's job, checked on every quote."""
+        symbol = event.quote.symbol
+        for runner in self.ai_traders.values():
+            if symbol in runner.exits:
+                runner.check_exits((event.quote,))
+
+    async def _ai_loop(self) -> None:
+        if self._talib is not None:
+            await self._talib
+        self.bus.on(QuoteEvent, self._on_quote_exits)
+        while True:
+            now = self.market.now()
+            phases = dict(self.market.phase)
+            for trader_id, runner in list(self.ai_traders.items()):
+                config = self.traders.get(trader_id)
+                if config is None or not config.running:
+                    continue
+                if runner.expire(now):
+                    await self.writer.flush()
+                if runner.should_run(now, phases):
+                    if runner.running:
+                        await runner.tick(now, phases)  # counts the skipped slot
+                    else:
+                        self._spawn(self._ai_cycle(runner, now, phases), f"ai-{trader_id}")
+            await asyncio.sleep(AI_POLL_SECONDS)
+
+    async def _ai_cycle(
+        self, runner: AiTrader, now: datetime, phases: Mapping[Market, Phase]
+    ) -> None:
+        try:
+            await runner.tick(now, phases)
+            await self.writer.flush()
+        except Exception as exc:  # one trader's bug must not stop the others or the feed
+            log.exception("AI trader %s: the decision cycle failed", runner.trader_id)
+            self.bus.publish(
+                NotificationEvent("error", f"{runner.trader_id}: decision cycle failed: {exc}")
+            )
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._cycles.add(task)
+        task.add_done_callback(self._cycles.discard)
 
     async def _kill_switch_loop(self) -> None:
         while True:
@@ -316,19 +459,61 @@ class Runtime:
                 self._attach_strategy(trader)
             else:
                 runner.running = trader.running
+        elif trader.kind in AI_KINDS:
+            self._attach_ai(trader)  # a changed model, symbols or interval takes effect now
         await self.store.audit("user", "save_trader", trader.id, {"name": trader.name})
+
+    def ai_trader_of_proposal(self, proposal_id: str) -> AiTrader:
+        for runner in self.ai_traders.values():
+            if any(p.id == proposal_id for p in runner.proposals):
+                return runner
+        raise KeyError(proposal_id)
+
+    async def approve_proposal(self, proposal_id: str, quantity: int | None = None) -> Order:
+        runner = self.ai_trader_of_proposal(proposal_id)
+        order = runner.approve(proposal_id, quantity)
+        await self.writer.flush()
+        await self.store.audit(
+            "user", "approve_proposal", runner.trader_id, {"proposal": proposal_id}
+        )
+        return order
+
+    async def reject_proposal(self, proposal_id: str) -> None:
+        runner = self.ai_trader_of_proposal(proposal_id)
+        runner.reject(proposal_id)
+        await self.writer.flush()
+        await self.store.audit(
+            "user", "reject_proposal", runner.trader_id, {"proposal": proposal_id}
+        )
+
+    async def run_ai_cycle(self, trader_id: str) -> DecisionRecord:
+        runner = self.ai_traders.get(trader_id)
+        if runner is None:
+            reason = self.ai_errors.get(trader_id, "it is not an AI or hybrid trader")
+            raise KeyError(f"{trader_id}: {reason}")
+        record = await runner.run_cycle(self.market.now())
+        await self.writer.flush()
+        return record
 
     def publish(self, event: Event) -> None:
         self.bus.publish(event)
 
     async def stop(self) -> None:
         """Stop cleanly: the feed stops, open work is persisted, the database is closed."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._cycles]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._cycles.clear()
+        if self._talib is not None:
+            await self._talib  # a thread cannot be cancelled; it is nearly done anyway
+            self._talib = None
+        for runner in self.ai_traders.values():
+            if not isinstance(runner.model, BaselineModel):
+                await runner.model.aclose()
         if self.started:
             await self.writer.stop()
             await self.store.close()

@@ -10,7 +10,7 @@ import tomllib
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -106,6 +106,86 @@ class SettingsError(ValueError):
     pass
 
 
+class ModelPrice(BaseModel):
+    """List price of one model per million tokens (cache-miss input), and where it came from:
+    prices drift, so the cost shown is an estimate from this table, not a bill."""
+
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    currency: Literal["CNY", "USD"] = "CNY"
+    as_of: date | None = None
+    source: str = ""
+
+
+# Checked against the providers' published pages (see ``source``); override or add models in
+# ``[ai.prices."<model>"]``. A model missing here is costed at zero and said to be unpriced.
+DEFAULT_PRICES: dict[str, ModelPrice] = {
+    "deepseek-chat": ModelPrice(
+        input=Decimal(2),
+        output=Decimal(8),
+        currency="CNY",
+        as_of=date(2025, 2, 9),
+        source="api-docs.deepseek.com/zh-cn/quick_start/pricing",
+    ),
+    "qwen-plus": ModelPrice(
+        input=Decimal("0.8"),
+        output=Decimal(2),
+        currency="CNY",
+        as_of=date(2025, 4, 1),
+        source="help.aliyun.com/zh/model-studio/models",
+    ),
+    "gpt-4o-mini": ModelPrice(
+        input=Decimal("0.15"),
+        output=Decimal("0.60"),
+        currency="USD",
+        as_of=date(2026, 5, 7),
+        source="openai.com/api/pricing",
+    ),
+    "moonshot-v1-8k": ModelPrice(
+        input=Decimal(2),
+        output=Decimal(10),
+        currency="CNY",
+        as_of=date(2025, 4, 1),
+        source="platform.moonshot.cn/docs/pricing/chat",
+    ),
+}
+
+
+class ModelProfileSettings(BaseModel):
+    """Overrides of a preset profile, or a new profile (then ``base_url`` and ``model`` are
+    needed). The key is never here: keyring or ``DEEPALPHA_MODEL_<PROFILE>_KEY``."""
+
+    base_url: str | None = None
+    model: str | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0)
+    retries: int | None = Field(None, ge=0, le=10)
+    key_env: str | None = None
+    needs_key: bool | None = None
+
+
+class AiSettings(BaseModel):
+    """AI traders: how often they decide, the rules their decisions must pass, and models."""
+
+    interval_minutes: int = Field(5, ge=1, le=240)
+    demo_interval_minutes: int = Field(2, ge=1, le=240)  # the demo AI trader: lively on the simulator
+    proposal_minutes: int = Field(10, ge=1, le=1440)  # hybrid proposals expire after this
+    min_confidence: Decimal = Field(Decimal("0.6"), ge=0, le=1)
+    min_reward_risk: Decimal = Field(Decimal("1.5"), ge=0)
+    max_buys_per_hour: int = Field(4, ge=0)
+    cooldown_after_sell_minutes: int = Field(30, ge=0)
+    min_holding_minutes: int = Field(60, ge=0)
+    max_position_fraction: Decimal = Field(Decimal("0.3"), gt=0, le=1)
+    max_prompt_tokens: int = Field(6000, ge=500)
+    usd_cny: Decimal = Field(Decimal("7.1"), gt=0)  # costs are shown in CNY
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)  # over DEFAULT_PRICES
+    profiles: dict[str, ModelProfileSettings] = Field(default_factory=dict)
+
+    def price_table(self) -> dict[str, ModelPrice]:
+        return {**DEFAULT_PRICES, **self.prices}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEEPALPHA_", env_nested_delimiter="__", extra="ignore"
@@ -117,6 +197,7 @@ class Settings(BaseSettings):
     market: MarketSettings = MarketSettings()
     storage: StorageSettings = StorageSettings()
     ui: UiSettings = UiSettings()
+    ai: AiSettings = AiSettings()
 
     @classmethod
     def settings_customise_sources(

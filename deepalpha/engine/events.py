@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from deepalpha.engine.ai.records import DecisionRecord
 from deepalpha.engine.marketdata import Bar, Quote
@@ -129,3 +130,13 @@ class DecisionEvent(Event):
     upserts it by the record's id."""
 
     record: DecisionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AiStateEvent(Event):
+    """What an AI trader must remember across a restart (its schedule, safe mode, stop-loss
+    and take-profit levels, throttle history, open proposals), as JSON-safe data; storage
+    keeps the latest per trader."""
+
+    trader_id: str
+    state: dict[str, Any]

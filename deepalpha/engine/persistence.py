@@ -17,13 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from deepalpha.engine.broker import PaperBroker
 from deepalpha.engine.bus import EventBus
 from deepalpha.engine.events import (
     AccountEvent,
     AccountState,
+    AiStateEvent,
     DecisionEvent,
     EquityEvent,
     Event,
@@ -53,6 +54,7 @@ PERSISTED: tuple[type[Event], ...] = (
     TradingDayEvent,
     TraderHaltedEvent,
     DecisionEvent,
+    AiStateEvent,
 )
 
 
@@ -67,6 +69,7 @@ class StoredState:
     halted: dict[str, tuple[str, str]] = field(default_factory=dict)
     day_start_equity: dict[str, Decimal] = field(default_factory=dict)
     last_days: dict[Market, date] = field(default_factory=dict)
+    ai_states: dict[str, dict[str, Any]] = field(default_factory=dict)  # AI traders' memory
 
 
 class Store(Protocol):

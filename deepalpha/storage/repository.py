@@ -7,20 +7,23 @@ for accounts, ``trader/day`` for equity snapshots).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
 
 from deepalpha.engine.ai.records import DecisionRecord
 from deepalpha.engine.events import (
     AccountEvent,
     AccountState,
+    AiStateEvent,
     DecisionEvent,
     EquityEvent,
     Event,
@@ -332,6 +335,15 @@ class SqlStore:
                 halts[ev.trader_id] = (ev.code, ev.reason)
             elif isinstance(ev, DecisionEvent):
                 decisions[ev.record.id] = _decision_row(ev.record)
+            elif isinstance(ev, AiStateEvent):
+                key = f"ai:{ev.trader_id}"
+                now = utcnow()
+                state[key] = {
+                    "id": key,
+                    "value": json.dumps(ev.state, separators=(",", ":")),
+                    "created_at": now,
+                    "updated_at": now,
+                }
         try:
             await self._write(
                 orders, fills, positions, accounts, equity, state, halts, day_start, decisions
@@ -550,6 +562,9 @@ class SqlStore:
             )
             for er in days.all():
                 st.last_days[Market(er.id.split(":", 1)[1])] = date.fromisoformat(er.value)
+            ai = await conn.execute(select(EngineStateRow).where(EngineStateRow.id.like("ai:%")))
+            for er in ai.all():
+                st.ai_states[er.id.split(":", 1)[1]] = json.loads(er.value)
         return st
 
     async def orders(
@@ -598,6 +613,34 @@ class SqlStore:
             q = q.limit(limit)
         async with self.engine.connect() as conn:
             return [decision_from_row(r) for r in (await conn.execute(q)).all()]
+
+    async def decisions_by_id(self, ids: Iterable[str]) -> list[DecisionRecord]:
+        wanted = list(ids)
+        if not wanted:
+            return []
+        q = select(DecisionRecordRow).where(DecisionRecordRow.id.in_(wanted))
+        async with self.engine.connect() as conn:
+            return [decision_from_row(r) for r in (await conn.execute(q)).all()]
+
+    async def round_trips(self) -> dict[str, tuple[int, int]]:
+        """Per trader: closing (sell) fills, and how many of them made money — the win rate
+        of the whole history, which the screens' window of recent fills cannot give."""
+        pnl = FillRow.realized_pnl
+        profit: ColumnElement[bool]
+        if self.engine.dialect.name == "sqlite":
+            # Money is exact text there: a profit has no minus sign and a non-zero digit
+            # (comparing the text with 0 would compare strings).
+            profit = (func.substr(pnl, 1, 1) != "-") & (func.glob("*[1-9]*", pnl) == 1)
+        else:
+            profit = pnl > Decimal(0)
+        wins = case((profit, 1), else_=0)
+        q = (
+            select(FillRow.trader_id, func.count(), func.sum(wins))
+            .where(FillRow.side == "sell")
+            .group_by(FillRow.trader_id)
+        )
+        async with self.engine.connect() as conn:
+            return {r[0]: (int(r[1]), int(r[2] or 0)) for r in (await conn.execute(q)).all()}
 
     async def equity_curve(self, trader_id: str) -> list[tuple[date, Decimal]]:
         q = (

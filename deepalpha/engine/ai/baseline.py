@@ -5,8 +5,9 @@ Rules, on the primary (1-minute) timeframe:
 
 - flat, and EMA20 > EMA50, MACD histogram > 0, 40 ≤ RSI14 ≤ 70, not at limit-up, an ask to buy
   from: buy whole lots worth up to ``cash_fraction`` of the available cash at the ask, with the
-  stop at entry − 2×ATR and the take-profit at entry + 3×ATR (reward:risk 1.5, rounded outwards
-  onto the tick grid so it never falls below);
+  stop at entry − 2×ATR and the take-profit at entry + 3.5×ATR (reward:risk 1.75, rounded
+  outwards onto the tick grid: validation measures it from the price at that moment, which may
+  be a tick or two from the entry, against a minimum of 1.5 by default);
 - held: sell the sellable shares when EMA20 < EMA50 or the price is at or below avg cost − 2×ATR;
   otherwise hold;
 - anything else: wait.
@@ -32,7 +33,7 @@ _TEXT = {
         "no_ask": "{s}: no sellers at the ask; wait.",
         "buy": (
             "{s}: EMA20 {e20} > EMA50 {e50}, MACD hist {h} > 0, RSI {r} in 40–70: buy {q} @ {p}, "
-            "stop {sl} (−2×ATR {atr}), take-profit {tp} (+3×ATR), reward:risk {rr}."
+            "stop {sl} (−2×ATR {atr}), take-profit {tp} (+3.5×ATR), reward:risk {rr}."
         ),
         "no_cash": "{s}: a buy signal, but the cash allotted does not cover a lot of {lot}; wait.",
         "no_signal": (
@@ -51,7 +52,7 @@ _TEXT = {
         "no_ask": "{s}：卖盘为空；观望。",
         "buy": (
             "{s}：EMA20 {e20} > EMA50 {e50}，MACD 柱 {h} > 0，RSI {r} 在 40–70 之间："
-            "以 {p} 买入 {q} 股，止损 {sl}（−2×ATR {atr}），止盈 {tp}（+3×ATR），盈亏比 {rr}。"
+            "以 {p} 买入 {q} 股，止损 {sl}（−2×ATR {atr}），止盈 {tp}（+3.5×ATR），盈亏比 {rr}。"
         ),
         "no_cash": "{s}：有买入信号，但分配的资金不足一手（{lot} 股）；观望。",
         "no_signal": "{s}：EMA20 {e20}，EMA50 {e50}，MACD 柱 {h}，RSI {r}：无入场信号；观望。",
@@ -87,7 +88,7 @@ class BaselineModel:
     timeframe: str = PRIMARY
     cash_fraction: Decimal = Decimal("0.10")
     stop_atr: Decimal = Decimal(2)
-    take_atr: Decimal = Decimal(3)
+    take_atr: Decimal = Decimal("3.5")
     rsi_low: float = 40.0
     rsi_high: float = 70.0
 

@@ -50,6 +50,11 @@ def _ta() -> ModuleType:
     return _talib
 
 
+def warm_up() -> None:
+    """Import TA-Lib now (e.g. in a worker thread) so the first cycle does not pay for it."""
+    _ta()
+
+
 @dataclass(frozen=True, slots=True)
 class Indicators:
     """One timeframe of one symbol: the last closes and the indicators at the last bar."""

@@ -38,7 +38,7 @@ from deepalpha.engine.ai.records import DecisionRecord, decision_json
 from deepalpha.engine.ai.validation import TradeHistory, ValidationSettings, Verdict, validate
 from deepalpha.engine.broker import PaperBroker
 from deepalpha.engine.clock import Clock
-from deepalpha.engine.events import DecisionEvent, Event
+from deepalpha.engine.events import AiStateEvent, DecisionEvent, Event
 from deepalpha.engine.ids import new_id
 from deepalpha.engine.marketdata import Bar, Quote
 from deepalpha.engine.markets.sessions import Phase
@@ -159,6 +159,7 @@ class AiTrader:
         self.exits: dict[str, Exits] = {}
         self.cycle = 0
         self.last_cycle: datetime | None = None
+        self.next_due: datetime | None = None  # None: due at the next continuous moment
         self.skipped = 0  # cycles that came due while the last one still ran
         self.failures = 0  # consecutive model failures
         self.safe_mode = False
@@ -178,18 +179,20 @@ class AiTrader:
 
     def should_run(self, now: datetime, phases: Mapping[Market, Phase]) -> bool:
         """In continuous trading of one of the trader's markets, ``interval`` after the last
-        cycle began."""
+        cycle was due."""
         if not any(phases.get(m) is Phase.CONTINUOUS for m in self.markets):
             return False
-        return self.last_cycle is None or now - self.last_cycle >= self.interval
+        return self.next_due is None or now >= self.next_due
 
     async def tick(self, now: datetime, phases: Mapping[Market, Phase]) -> DecisionRecord | None:
-        """Run a cycle when one is due; skip (and count) it while the last one still runs."""
+        """Run a cycle when one is due; skip (and count) it while the last one still runs —
+        the schedule moves on, so a slow model is asked less often rather than queued up."""
         self.expire(now)
         if not self.should_run(now, phases):
             return None
         if self._lock.locked():
             self.skipped += 1
+            self.next_due = now + self.interval
             return None
         return await self.run_cycle(now)
 
@@ -200,6 +203,7 @@ class AiTrader:
             now = now or self.clock.now()
             self.cycle += 1
             self.last_cycle = now
+            self.next_due = now + self.interval
             cycle = self.cycle
             bars = {s: self.bars_source(s) for s in self.symbols}
             ctx = build_context(
@@ -249,6 +253,7 @@ class AiTrader:
                     error=f"{exc.kind}: {exc.message}",
                 )
                 self.publish(DecisionEvent(record))
+                self._changed()
                 return record
             parsed = parse_reply(answer.text)
             record = dataclasses.replace(
@@ -271,6 +276,7 @@ class AiTrader:
             self.failures = 0
             self.safe_mode = False
             self.publish(DecisionEvent(record))
+            self._changed()
             return record
 
     @property
@@ -384,6 +390,10 @@ class AiTrader:
         """Proposals waiting for an answer, oldest first."""
         return sorted(self._proposals.values(), key=lambda p: p.created)
 
+    def open_records(self) -> list[DecisionRecord]:
+        """The records whose proposals still wait for an answer."""
+        return list(self._records.values())
+
     def approve(self, proposal_id: str, quantity: int | None = None) -> Order:
         """Place a proposal (with another quantity if given); raises ``KeyError`` if it is not
         open any more."""
@@ -425,6 +435,7 @@ class AiTrader:
         """Update the proposal's result in its record and publish the record again."""
         record = self._records.get(proposal.record_id)
         if record is None:
+            self._changed()
             return
         results = list(record.results)
         d = results[proposal.index]
@@ -436,6 +447,7 @@ class AiTrader:
         else:
             self._records.pop(record.id, None)
         self.publish(DecisionEvent(record))
+        self._changed()
 
     # --- stop-loss and take-profit --------------------------------------------------------
 
@@ -458,4 +470,116 @@ class AiTrader:
                 self.trader_id, q.symbol, Side.SELL, pos.available, OrderType.MARKET, None, "ai"
             )
             orders.append(self._place(request, None, None, self.clock.now()))
+        if orders:
+            self._changed()
         return orders
+
+    # --- what survives a restart ----------------------------------------------------------
+
+    def _changed(self) -> None:
+        self.publish(AiStateEvent(self.trader_id, self.snapshot()))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The trader's memory as JSON-safe data (Decimals and times as exact strings)."""
+        h = self.history
+        return {
+            "version": 1,
+            "cycle": self.cycle,
+            "last_cycle": _iso(self.last_cycle),
+            "next_due": _iso(self.next_due),
+            "failures": self.failures,
+            "safe_mode": self.safe_mode,
+            "skipped": self.skipped,
+            "exits": {s: [_text(e.stop_loss), _text(e.take_profit)] for s, e in self.exits.items()},
+            "history": {
+                "buys": [t.isoformat() for t in h.buys],
+                "last_sell": {s: t.isoformat() for s, t in h.last_sell.items()},
+                "opened": {s: t.isoformat() for s, t in h.opened.items()},
+            },
+            "proposals": [_proposal_json(p) for p in self.proposals],
+        }
+
+    def restore(self, state: Mapping[str, Any], records: Iterable[DecisionRecord] = ()) -> None:
+        """Carry on from :meth:`snapshot`; ``records`` are the stored records the open
+        proposals belong to (their results are updated when a proposal is answered)."""
+        self.cycle = int(state.get("cycle", 0))
+        self.last_cycle = _time(state.get("last_cycle"))
+        self.next_due = _time(state.get("next_due"))
+        self.failures = int(state.get("failures", 0))
+        self.safe_mode = bool(state.get("safe_mode", False))
+        self.skipped = int(state.get("skipped", 0))
+        self.exits = {
+            s: Exits(_dec(sl), _dec(tp)) for s, (sl, tp) in state.get("exits", {}).items()
+        }
+        h = state.get("history", {})
+        self.history = TradeHistory(
+            buys=[datetime.fromisoformat(t) for t in h.get("buys", [])],
+            last_sell={s: datetime.fromisoformat(t) for s, t in h.get("last_sell", {}).items()},
+            opened={s: datetime.fromisoformat(t) for s, t in h.get("opened", {}).items()},
+        )
+        by_id = {r.id: r for r in records}
+        self._proposals, self._records = {}, {}
+        for data in state.get("proposals", []):
+            proposal = _proposal_from(data)
+            self._proposals[proposal.id] = proposal
+            record = by_id.get(proposal.record_id)
+            if record is not None:
+                self._records[record.id] = record
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if not text else datetime.fromisoformat(text)
+
+
+def _text(d: Decimal | None) -> str | None:
+    return None if d is None else str(d)
+
+
+def _dec(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _proposal_json(p: Proposal) -> dict[str, Any]:
+    r = p.request
+    return {
+        "id": p.id,
+        "trader_id": r.trader_id,
+        "symbol": r.symbol,
+        "side": r.side.value,
+        "quantity": r.quantity,
+        "type": r.type.value,
+        "limit_price": _text(r.limit_price),
+        "source": r.source,
+        "created": p.created.isoformat(),
+        "expires_at": p.expires_at.isoformat(),
+        "record_id": p.record_id,
+        "index": p.index,
+        "stop_loss": _text(p.stop_loss),
+        "take_profit": _text(p.take_profit),
+    }
+
+
+def _proposal_from(d: Mapping[str, Any]) -> Proposal:
+    request = OrderRequest(
+        d["trader_id"],
+        d["symbol"],
+        Side(d["side"]),
+        int(d["quantity"]),
+        OrderType(d["type"]),
+        _dec(d.get("limit_price")),
+        d.get("source", "ai"),
+    )
+    return Proposal(
+        d["id"],
+        request,
+        datetime.fromisoformat(d["created"]),
+        datetime.fromisoformat(d["expires_at"]),
+        d["record_id"],
+        int(d["index"]),
+        _dec(d.get("stop_loss")),
+        _dec(d.get("take_profit")),
+    )

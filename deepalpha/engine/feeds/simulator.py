@@ -34,7 +34,7 @@ from deepalpha.engine.broker import PaperBroker
 from deepalpha.engine.bus import EventBus
 from deepalpha.engine.clock import SimulatedClock, WallClock
 from deepalpha.engine.events import QuoteEvent, SessionEvent
-from deepalpha.engine.marketdata import Quote
+from deepalpha.engine.marketdata import Bar, Quote
 from deepalpha.engine.markets.calendar import TradingCalendar, calendar_for
 from deepalpha.engine.markets.instruments import Board, Instrument, InstrumentRegistry, Kind
 from deepalpha.engine.markets.rules import (
@@ -43,11 +43,18 @@ from deepalpha.engine.markets.rules import (
     PriceLimitRules,
     a_share_tick,
 )
-from deepalpha.engine.markets.sessions import MARKET_TZ, SHANGHAI, Phase, segments
+from deepalpha.engine.markets.sessions import (
+    MARKET_TZ,
+    SHANGHAI,
+    Phase,
+    continuous_minutes,
+    segments,
+)
 from deepalpha.engine.markets.symbols import Market
 
 LABEL = "SIMULATED MARKET"
 MARKETS = (Market.CN, Market.HK)
+HISTORY_BARS = 800  # warm-up bars per symbol: EMA 50 on 15-minute bars needs 750
 UNIT = 1000  # prices are integers of 0.001, the finest tick of both markets
 _UTC8 = 8 * 3600  # Shanghai and Hong Kong both keep UTC+8 (no DST since 1991 / 1979)
 _EPOCH = date(1970, 1, 1)
@@ -176,6 +183,20 @@ def _hk_tick(u: int, table: _Table) -> int:
         if u <= upper:
             return tick
     return 5 * UNIT
+
+
+def _minute_ends(market: Market, day: date, *, half_day: bool) -> list[datetime]:
+    """The end of each minute of continuous trading on ``day`` (a one-minute bar's label)."""
+    tz = MARKET_TZ[market]
+    out = []
+    for seg in segments(market, day, half_day=half_day):
+        if seg.phase is Phase.CONTINUOUS:
+            end = datetime.combine(day, seg.end, tz)
+            t = datetime.combine(day, seg.start, tz) + timedelta(minutes=1)
+            while t <= end:
+                out.append(t)
+                t += timedelta(minutes=1)
+    return out
 
 
 def _units(price: Decimal) -> int:
@@ -603,6 +624,59 @@ class SimulatedMarket:
 
     def universe(self) -> list[Instrument]:
         return [s.inst for s in self._stocks.values()]
+
+    def history(self, symbol: str, count: int = HISTORY_BARS) -> list[Bar]:
+        """One-minute bars of the trading days before the first simulated day, ending at the
+        stock's base price: a deterministic warm-up (same seed, same bars) so that indicators
+        are ready at the first decision instead of an hour into the session. Empty for a
+        symbol the simulator does not trade."""
+        stock = self._stocks.get(symbol)
+        if stock is None or count <= 0:
+            return []
+        market = stock.inst.market
+        calendar = self._calendars[market]
+        stamps: list[tuple[date, datetime]] = []
+        day = _local_day(self._ts)
+        while len(stamps) < count:
+            day = calendar.previous_trading_day(day)
+            half = calendar.is_half_day(day)
+            minutes = [(day, end) for end in _minute_ends(market, day, half_day=half)]
+            stamps[:0] = minutes
+        stamps = stamps[-count:]
+        rng = random.Random(f"{self.seed}:{symbol}:history")
+        minutes_a_day = continuous_minutes(market, day)
+        sigma = stock.sigma / math.sqrt(minutes_a_day)
+        # Stocks trend for days at a time: each history has its own drift (about half a
+        # day's volatility per day), so the warm-up gives the indicators something to see.
+        drift = rng.gauss(0.0, stock.sigma / 2) / minutes_a_day
+        # Walk back from the base price, so the history joins the first simulated day.
+        closes = [stock.base]
+        for _ in range(count):
+            step = drift + rng.gauss(0.0, sigma)
+            closes.append(stock.snap(round(closes[-1] / (1 + step))))
+        closes.reverse()
+        per_minute = stock.turnover_m * 1_000_000 / max(1, stock.base / UNIT) / 240
+        bars = []
+        for (trading_day, end), open_u, close_u in zip(
+            stamps, closes[:-1], closes[1:], strict=True
+        ):
+            wick = abs(rng.gauss(0.0, sigma / 2))
+            high = stock.snap(round(max(open_u, close_u) * (1 + wick)))
+            low = stock.snap(round(min(open_u, close_u) * (1 - wick)))
+            lots = max(1, round(per_minute * rng.uniform(0.3, 1.7) / stock.lot))
+            bars.append(
+                Bar(
+                    symbol,
+                    end,
+                    trading_day,
+                    stock.dec(open_u),
+                    stock.dec(max(high, open_u, close_u)),
+                    stock.dec(min(low, open_u, close_u)),
+                    stock.dec(close_u),
+                    lots * stock.lot,
+                )
+            )
+        return bars
 
     def reference(self, symbol: str) -> tuple[Decimal, Decimal | None, Decimal | None]:
         """(pre_close, limit_down, limit_up) of the current or coming day."""
