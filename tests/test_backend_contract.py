@@ -201,6 +201,39 @@ def test_traders_are_created_started_and_stopped(
     run(scenario())
 
 
+def test_ai_traders_decide_record_and_are_stopped(
+    make_backend: Callable[[Path], Backend], tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running(make_backend, tmp_path) as b:
+            assert b.model_profiles()[0] == ("baseline", "baseline (no LLM)")
+            assert b.ai_status("you") is None  # not an AI trader
+            await continuous(b)
+            await wait_for(lambda: b.decisions("ai-demo"))
+            record = b.decisions("ai-demo")[0]
+            assert record.trader_id == "ai-demo" and record.raw_reply and record.reasoning
+            status = b.ai_status("ai-demo")
+            assert status is not None and status.cycle >= record.cycle >= 1
+            view = next(v for v in b.traders() if v.id == "ai-demo")
+            assert view.model_label == "baseline (no LLM)" and not view.safe_mode
+            # Decide now, outside the schedule: a new record, the next cycle number.
+            now = await b.run_ai_cycle("ai-demo")
+            assert b.decisions("ai-demo")[0].id == now.id and now.cycle > record.cycle
+            assert b.proposals() == []  # an ai trader proposes nothing
+            # A stopped AI trader decides no more.
+            await b.set_trader_running("ai-demo", False)
+            await asyncio.sleep(0.1)  # a cycle already under way may still finish
+            seen = b.ai_status("ai-demo")
+            assert seen is not None
+            await asyncio.sleep(0.5)  # at this speed, several intervals
+            after = b.ai_status("ai-demo")
+            assert after is not None and after.cycle == seen.cycle
+        async with running(make_backend, tmp_path) as again:
+            assert now.id in {r.id for r in again.decisions("ai-demo", limit=500)}
+
+    run(scenario())
+
+
 def test_backtests_and_backups(make_backend: Callable[[Path], Backend], tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(make_backend, tmp_path / "data") as b:

@@ -157,30 +157,53 @@ def test_create_trader_by_keyboard_and_it_persists(tmp_path: Path) -> None:
     run(tmp_path, "traders", reopened)
 
 
-def test_edit_limits_and_ai_kind_is_labelled_baseline(tmp_path: Path) -> None:
+def test_edit_limits_and_create_an_ai_trader_with_its_model_and_symbols(tmp_path: Path) -> None:
     async def scenario(app: DeepAlphaApp, pilot: Pilot[None]) -> None:
         await pilot.press("e")  # the first row: You
         await settle(app, pilot)
         form = app.screen
         assert isinstance(form, TraderForm)
+        assert form.query_one("#ai-rows").has_class("hidden")  # not an AI trader
         await tab_to(app, pilot, "max_daily_loss")
         await type_text(pilot, "12345.5")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert app.backend.trader_config("you").limits.max_daily_loss == Decimal("12345.5")
-        # A new AI trader: allowed, and said to run the baseline model (no LLM).
+        # A new AI trader: its model, the symbols it watches and how often it decides.
         await pilot.press("n")
         await settle(app, pilot)
         await type_text(pilot, "Robo")
         await pilot.press("tab", "enter", "down", "enter")  # kind: discretionary → ai
         await settle(app, pilot)
-        assert app.screen.query_one("#kind", Select).value == "ai"
-        assert not app.screen.query_one("#model-note").has_class("hidden")
+        form = app.screen
+        assert isinstance(form, TraderForm)
+        assert form.query_one("#kind", Select).value == "ai"
+        assert not form.query_one("#ai-rows").has_class("hidden")
+        assert form.query_one("#model", Select).value == "baseline"
+        await tab_to(app, pilot, "symbols")
+        await type_text(pilot, "600519, 0700x")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        # An unknown code keeps the form open and names it.
+        assert app.screen is form
+        assert "0700x" in str(form.query_one("#error", Label).render())
+        await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace")
+        await type_text(pilot, "00700")
+        await tab_to(app, pilot, "interval")
+        await pilot.press("backspace")
+        await type_text(pilot, "3")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         robo = next(v for v in app.backend.traders() if v.name == "Robo")
         assert robo.kind == "ai"
         assert robo.model_label == "baseline (no LLM)"
+        config = app.backend.trader_config(robo.id)
+        assert config.model_profile == "baseline"
+        assert config.settings["symbols"] == ["600519.SH", "00700.HK"]
+        assert config.settings["interval_minutes"] == 3
+        # It is scheduled at once: the engine knows it as an AI trader with that interval.
+        status = app.backend.ai_status(robo.id)
+        assert status is not None and status.interval_minutes == 3 and status.error is None
 
     run(tmp_path, "traders", scenario)
 

@@ -235,6 +235,14 @@ class Backend(ABC):
     async def reject_proposal(self, proposal_id: str) -> None: ...
 
     @abstractmethod
+    def model_profiles(self) -> list[tuple[str, str]]:
+        """(profile, label) of every model a trader can use, the baseline first."""
+
+    @abstractmethod
+    def ai_interval_minutes(self) -> int:
+        """The default decision interval of a new AI trader."""
+
+    @abstractmethod
     async def run_ai_cycle(self, trader_id: str) -> DecisionRecord:
         """Decide now, outside the schedule (the person asked)."""
 

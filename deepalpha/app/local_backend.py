@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from deepalpha.app.ai_models import model_label
+from deepalpha.app.ai_models import model_label, profile_names
 from deepalpha.app.backend import (
     AiStatus,
     Backend,
@@ -395,6 +395,13 @@ class LocalBackend(Backend):
 
     async def reject_proposal(self, proposal_id: str) -> None:
         await self.runtime.reject_proposal(proposal_id)
+
+    def model_profiles(self) -> list[tuple[str, str]]:
+        ai = self.runtime.settings.ai
+        return [(p, model_label(p, ai)) for p in profile_names(ai)]
+
+    def ai_interval_minutes(self) -> int:
+        return self.runtime.settings.ai.interval_minutes
 
     async def run_ai_cycle(self, trader_id: str) -> DecisionRecord:
         return await self.runtime.run_ai_cycle(trader_id)

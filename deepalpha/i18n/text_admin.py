@@ -48,10 +48,24 @@ TEXT: dict[str, tuple[str, str]] = {
     "traders.f_sma": ("SMA fast / slow / qty", "均线 快 / 慢 / 数量"),
     "traders.f_cash_cny": ("Opening cash CNY", "初始资金（人民币）"),
     "traders.f_cash_hkd": ("Opening cash HKD", "初始资金（港币）"),
-    "traders.model_baseline": (
-        "model: baseline (no LLM) — the AI engine comes later; this trader places no orders "
-        "by itself yet",
-        "模型：基线（无大模型）— AI 引擎稍后提供；此交易员暂不会自行下单",
+    "traders.s_ai": ("AI trader", "AI 交易员"),
+    "traders.f_model": ("Model", "模型"),
+    "traders.f_symbols": ("Symbols (comma-separated)", "标的（逗号分隔）"),
+    "traders.f_interval": ("Decide every (minutes)", "决策间隔（分钟）"),
+    "traders.ai_note": (
+        "An AI trader decides on its own; a hybrid one proposes and waits for you (Decisions "
+        "screen). A model other than the baseline needs its key: Settings (F9) or an "
+        "environment variable.",
+        "AI 交易员自行决策；混合交易员提出建议，等你在“决策”界面批准。除基线外的模型需要密钥："
+        "设置（F9）或环境变量。",
+    ),
+    "traders.err_symbols": (
+        "{text}: not a symbol DeepAlpha knows (e.g. 600519, 00700.HK)",
+        "{text}：不是可识别的代码（例如 600519、00700.HK）",
+    ),
+    "traders.err_no_symbols": (
+        "an AI trader needs at least one symbol",
+        "AI 交易员至少需要一个标的",
     ),
     "traders.s_cash": ("Opening cash", "初始资金"),
     "traders.s_limits": ("Risk limits (empty: no limit)", "风控限额（留空：不限）"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -17,7 +18,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select, Static
 
@@ -35,6 +36,7 @@ BINDING_TEXT = {
     "traders.edit": "traders.key_edit",
     "traders.toggle": "traders.key_toggle",
 }
+AI_KINDS = (TraderKind.AI, TraderKind.HYBRID)
 DEFAULT_SMA = {"strategy": "sma_cross", "fast": 5, "slow": 20, "qty": 100, "bar_seconds": 300}
 LIMIT_FIELDS = (
     ("max_position_value", "money"),
@@ -124,7 +126,8 @@ class TraderForm(ModalScreen[TraderFormResult | None]):
     TraderForm .section { text-style: bold; margin-top: 1; }
     TraderForm #error { color: $error; text-style: bold; height: auto; }
     TraderForm .note { color: $text-muted; height: auto; }
-    TraderForm #model-note { color: $warning; height: auto; }
+    TraderForm #model-note { color: $text-muted; height: auto; }
+    TraderForm #ai-rows { height: auto; }
     TraderForm .hidden { display: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -132,11 +135,23 @@ class TraderForm(ModalScreen[TraderFormResult | None]):
         Binding("ctrl+s", "save", t("traders.save"), id="trader_form.save"),
     ]
 
-    def __init__(self, existing: TraderConfig | None, taken: set[str], fee_note: str = "") -> None:
+    def __init__(
+        self,
+        existing: TraderConfig | None,
+        taken: set[str],
+        fee_note: str = "",
+        *,
+        models: Sequence[tuple[str, str]] = (("baseline", "baseline (no LLM)"),),
+        check_symbol: Callable[[str], str | None] = lambda s: s,
+        default_interval: int = 5,
+    ) -> None:
         super().__init__()
         self.existing = existing
         self.taken = taken
         self.fee_note = fee_note
+        self.models = list(models)  # (profile, label)
+        self.check_symbol = check_symbol  # the canonical symbol, or None if unknown
+        self.default_interval = default_interval
 
     def _row(self, label_key: str, widget: Any, *, row_id: str | None = None) -> Horizontal:
         return Horizontal(Label(t(label_key)), widget, classes="row", id=row_id)
@@ -159,7 +174,30 @@ class TraderForm(ModalScreen[TraderFormResult | None]):
                 compact=True,
             )
             yield self._row("traders.f_kind", kind)
-            yield Label(t("traders.model_baseline"), id="model-note", classes="hidden")
+            with Vertical(id="ai-rows", classes="hidden"):
+                yield Static(t("traders.s_ai"), classes="section")
+                profile = (ex.model_profile if ex else None) or self.models[0][0]
+                known = {p for p, _ in self.models}
+                yield self._row(
+                    "traders.f_model",
+                    Select(
+                        [(label, p) for p, label in self.models],
+                        value=profile if profile in known else self.models[0][0],
+                        allow_blank=False,
+                        id="model",
+                        compact=True,
+                    ),
+                )
+                symbols = ", ".join(settings.get("symbols") or [])
+                yield self._row(
+                    "traders.f_symbols",
+                    Input(symbols, id="symbols", placeholder="600519, 00700.HK", compact=True),
+                )
+                interval = settings.get("interval_minutes") or self.default_interval
+                yield self._row(
+                    "traders.f_interval", Input(str(interval), id="interval", compact=True)
+                )
+                yield Static(t("traders.ai_note"), classes="note", id="model-note")
             with Horizontal(classes="row", id="strategy-row"):
                 yield Label(t("traders.f_sma"))
                 yield Input(str(settings["fast"]), id="fast", placeholder="fast", compact=True)
@@ -195,9 +233,7 @@ class TraderForm(ModalScreen[TraderFormResult | None]):
     def _show_kind(self) -> None:
         kind = self._kind()
         self.query_one("#strategy-row").set_class(kind is not TraderKind.STRATEGY, "hidden")
-        self.query_one("#model-note").set_class(
-            kind not in (TraderKind.AI, TraderKind.HYBRID), "hidden"
-        )
+        self.query_one("#ai-rows").set_class(kind not in AI_KINDS, "hidden")
 
     def _kind(self) -> TraderKind:
         value = self.query_one("#kind", Select).value
@@ -230,6 +266,27 @@ class TraderForm(ModalScreen[TraderFormResult | None]):
             if fast >= slow:
                 raise FormError("fast", t("traders.err_sma", fast=fast, slow=slow))
             settings = {**DEFAULT_SMA, **settings, "fast": fast, "slow": slow, "qty": qty}
+        profile = ex.model_profile if ex else None
+        if kind in AI_KINDS:
+            symbols = []
+            for text in re.split(r"[,，\s]+", self._text("symbols")):
+                if not text:
+                    continue
+                symbol = self.check_symbol(text)
+                if symbol is None:
+                    raise FormError("symbols", t("traders.err_symbols", text=text))
+                if symbol not in symbols:
+                    symbols.append(symbol)
+            if not symbols:
+                raise FormError("symbols", t("traders.err_no_symbols"))
+            interval = parse_count("interval", self._text("interval"), t("traders.f_interval"))
+            chosen = self.query_one("#model", Select).value
+            profile = chosen if isinstance(chosen, str) else profile
+            settings = {
+                **settings,
+                "symbols": symbols,
+                "interval_minutes": interval or self.default_interval,
+            }
         cash: dict[str, Decimal] | None = None
         if ex is None:
             cny = parse_money(
@@ -242,10 +299,17 @@ class TraderForm(ModalScreen[TraderFormResult | None]):
                 raise FormError("cash_cny", t("traders.err_no_cash"))
             cash = {c: Decimal(v) for c, v in (("CNY", cny), ("HKD", hkd)) if v}
             config = TraderConfig(
-                trader_id_for(name, self.taken), name, kind, limits=limits, settings=settings
+                trader_id_for(name, self.taken),
+                name,
+                kind,
+                limits=limits,
+                settings=settings,
+                model_profile=profile,
             )
         else:
-            config = dataclasses.replace(ex, name=name, limits=limits, settings=settings)
+            config = dataclasses.replace(
+                ex, name=name, limits=limits, settings=settings, model_profile=profile
+            )
         return TraderFormResult(config, cash)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -413,9 +477,27 @@ class TradersScreen(BaseScreen):
         self._detail(self.backend.traders())
 
     # --- actions ------------------------------------------------------------------------
-    def action_new(self) -> None:
+    def _form(self, config: TraderConfig | None) -> TraderForm:
         taken = {v.id for v in self.backend.traders()}
-        self.app.push_screen(TraderForm(None, taken, fee_note()), self._saved)
+        return TraderForm(
+            config,
+            taken,
+            fee_note(),
+            models=self.backend.model_profiles(),
+            check_symbol=self._symbol,
+            default_interval=self.backend.ai_interval_minutes(),
+        )
+
+    def _symbol(self, text: str) -> str | None:
+        """The instrument a typed code means, exactly (a name search is not good enough)."""
+        wanted = text.strip().upper()
+        for inst in self.backend.search(text, limit=5):
+            if wanted in (inst.symbol, inst.symbol.split(".")[0]):
+                return inst.symbol
+        return None
+
+    def action_new(self) -> None:
+        self.app.push_screen(self._form(None), self._saved)
 
     def action_edit(self) -> None:
         view = self._selected_view()
@@ -423,8 +505,7 @@ class TradersScreen(BaseScreen):
             self.notify(t("traders.none_selected"), severity="warning")
             return
         config = self.backend.trader_config(view.id)
-        taken = {v.id for v in self.backend.traders()}
-        self.app.push_screen(TraderForm(config, taken, fee_note()), self._saved)
+        self.app.push_screen(self._form(config), self._saved)
 
     def _saved(self, result: TraderFormResult | None) -> None:
         if result is not None:
