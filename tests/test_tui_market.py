@@ -187,6 +187,7 @@ def test_the_dashboard_shows_fills_and_notifications(tmp_path: Path) -> None:
             # a fill: a market buy of one lot
             await backend.place_order(OrderRequest("you", "600519.SH", Side.BUY, 100))
             fills = screen.query_one("#fills", DataTable)
+
             def mine() -> list[str] | None:
                 # The demo traders trade too: find this fill among theirs.
                 for i in range(fills.row_count):
