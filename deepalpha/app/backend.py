@@ -51,7 +51,7 @@ class TraderView:
     cash: Mapping[str, Decimal]
     positions: int
     open_orders: int
-    trades: int
+    trades: int  # closing (sell) fills since the start: the win rate's round trips
     fees: Decimal
     limits: RiskLimits
     settings: Mapping[str, Any] = field(default_factory=dict)

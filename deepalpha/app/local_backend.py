@@ -251,7 +251,7 @@ class LocalBackend(Backend):
                     cash={c: a.cash for c, a in pf.accounts.items()},
                     positions=len(pf.held()),
                     open_orders=book.open_orders,
-                    trades=pf.trades,
+                    trades=self._trips.get(trader.id, (0, 0))[0],
                     fees=pf.fees_total(),
                     limits=book.risk.limits,
                     settings=dict(trader.settings),
