@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from deepalpha.app.ai_models import priced
+from deepalpha.app.settings import AiSettings
 from deepalpha.engine.ai.client import (
     PRESETS,
     RETRY_AFTER_CAP,
@@ -47,7 +49,8 @@ class Sleeps:
 
 def profile_at(url: str, **changes: Any) -> ModelProfile:
     changes.setdefault("timeout", 2.0)
-    return dataclasses.replace(PRESETS["deepseek"], base_url=url, **changes)
+    deepseek = priced(PRESETS["deepseek"], AiSettings())  # from the shipped price table
+    return dataclasses.replace(deepseek, base_url=url, **changes)
 
 
 async def ask(profile: ModelProfile, sleeps: Sleeps, key: str | None = KEY) -> ModelReply:

@@ -88,44 +88,32 @@ class ModelProfile:
         return f"DEEPALPHA_MODEL_{slug}_KEY"
 
 
-# List prices of the default models (cache-miss input), per million tokens, as published by
-# each provider in 2025. They drift: the app's price table setting overrides them.
+# Prices are not here: they drift, so the app prices a profile from its dated price table
+# setting (``deepalpha.app.ai_models.priced``); a bare preset costs nothing.
 PRESETS: dict[str, ModelProfile] = {
     "deepseek": ModelProfile(
         name="deepseek",
         base_url="https://api.deepseek.com",
         model="deepseek-chat",
         key_env="DEEPSEEK_API_KEY",
-        price_in_per_mtok=Decimal(2),
-        price_out_per_mtok=Decimal(8),
-        currency="CNY",
     ),
     "qwen": ModelProfile(
         name="qwen",
         base_url="https://dashscope.aliyuncs.com/compatible-mode/v1",
         model="qwen-plus",
         key_env="DASHSCOPE_API_KEY",
-        price_in_per_mtok=Decimal("0.8"),
-        price_out_per_mtok=Decimal(2),
-        currency="CNY",
     ),
     "openai": ModelProfile(
         name="openai",
         base_url="https://api.openai.com/v1",
         model="gpt-4o-mini",
         key_env="OPENAI_API_KEY",
-        price_in_per_mtok=Decimal("0.15"),
-        price_out_per_mtok=Decimal("0.60"),
-        currency="USD",
     ),
     "kimi": ModelProfile(
         name="kimi",
         base_url="https://api.moonshot.cn/v1",
         model="moonshot-v1-8k",
         key_env="DEEPALPHA_MODEL_KIMI_KEY",
-        price_in_per_mtok=Decimal(2),
-        price_out_per_mtok=Decimal(10),
-        currency="CNY",
     ),
     # Local servers: no key, no cost. vLLM and llama.cpp serve whatever model they were started
     # with; set ``model`` to the name the server reports at /v1/models.
