@@ -271,3 +271,44 @@ def test_max_drawdown_is_the_deepest_fall_from_a_peak() -> None:
     assert _max_drawdown(curve, D(117)) == D("0.25")  # 120 → 90
     assert _max_drawdown(curve[:2], D(96)) == D("0.2")  # today's equity counts too
     assert _max_drawdown([], D(100)) == 0
+
+
+def test_a_slow_model_blocks_neither_the_feed_nor_other_traders(
+    tmp_path: Path, server: FakeOpenAI, fake_profile: str
+) -> None:
+    """While one trader's model takes two seconds to answer, quotes keep coming, the demo
+    baseline trader keeps deciding, and the slow trader's due slots are skipped, not queued."""
+    slow = TraderConfig(
+        "slow",
+        "Slowpoke",
+        TraderKind.AI,
+        model_profile=fake_profile,
+        settings={"symbols": [MOUTAI], "interval_minutes": 1},
+    )
+    wait = "<reasoning>nothing to do</reasoning><decision>[]</decision>"
+
+    async def go() -> None:
+        b = backend(tmp_path / "data", speed=600)
+        with live_session():
+            await b.start()
+        try:
+            server.push(Scripted(200, chat_body(wait), delay=2.0))
+            await b.save_trader(slow, CASH)
+            await until(lambda: len(server.requests) == 1)  # the slow call is under way
+            quotes, demo = b.quotes_version(), b.ai_status(AI_DEMO)
+            assert demo is not None
+            await asyncio.sleep(1.0)
+            status = b.ai_status("slow")
+            assert status is not None and status.running and status.cycle == 1
+            assert b.quotes_version() > quotes + 50  # the feed went on
+            after = b.ai_status(AI_DEMO)
+            assert after is not None and after.cycle > demo.cycle  # so did the other trader
+            await until(lambda: b.decisions("slow"))
+            (record,) = b.decisions("slow")
+            assert record.success and record.latency_ms >= 2000
+            final = b.ai_status("slow")
+            assert final is not None and final.skipped >= 1  # slots missed, not queued
+        finally:
+            await b.stop()
+
+    asyncio.run(go())
