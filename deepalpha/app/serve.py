@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from deepalpha.app.runtime import Runtime, RuntimeOptions
 from deepalpha.engine.events import (
+    DecisionEvent,
     FillEvent,
     NotificationEvent,
     OrderEvent,
@@ -100,7 +101,33 @@ def _log_activity(runtime: Runtime) -> None:
     def note(e: NotificationEvent) -> None:
         log.log(logging.ERROR if e.severity == "error" else logging.INFO, e.message)
 
+    def decision(e: DecisionEvent) -> None:
+        r = e.record
+        actions = [
+            f"{a['action']} {a['symbol']} {a['quantity']} {a['status']}"
+            for a in r.results
+            if a["action"] in ("buy", "sell")
+        ]
+        log.log(
+            logging.INFO if r.success else logging.WARNING,
+            "decision %s cycle %d: %s",
+            r.trader_id,
+            r.cycle,
+            "; ".join(actions) or ("no trade" if r.success else f"model failed: {r.error}"),
+            extra={
+                "fields": {
+                    "trader": r.trader_id,
+                    "record": r.id,
+                    "model": r.model,
+                    "latency_ms": r.latency_ms,
+                    "tokens": r.prompt_tokens + r.completion_tokens,
+                    "cost": str(r.cost),
+                }
+            },
+        )
+
     bus = runtime.bus
+    bus.on(DecisionEvent, decision)
     bus.on(OrderEvent, order)
     bus.on(FillEvent, fill)
     bus.on(SessionEvent, session)
