@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepalpha import __version__
+
+if TYPE_CHECKING:
+    from deepalpha.app.backtest_job import AiOptions, CostEstimate
 
 
 def _decimal_arg(text: str) -> Decimal:
@@ -82,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "backtest",
         help="replay bar files through the paper broker",
         description="Replay CSV bar files through the same broker and portfolio "
-        "as live trading, with a strategy or scripted orders.",
+        "as live trading, with a strategy, scripted orders or an AI trader.",
     )
     bt.add_argument(
         "--data",
@@ -107,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="ORDERS.csv",
         help="scripted orders: date|datetime,symbol,side,quantity,type,limit_price",
+    )
+    how.add_argument(
+        "--trader",
+        choices=["ai"],
+        help="an AI trader deciding every --interval minutes of trading (intraday bars)",
     )
     bt.add_argument(
         "--param",
@@ -136,6 +146,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest share of a bar's volume an order may take (default 0.25)",
     )
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
+    ai = bt.add_argument_group("AI trader (--trader ai)")
+    ai.add_argument(
+        "--model",
+        metavar="PROFILE",
+        help="baseline (rules, no LLM; the default), a model profile (deepseek, qwen, openai, "
+        "kimi, ollama, vllm, llamacpp or one of settings [ai.profiles]), or custom",
+    )
+    ai.add_argument("--base-url", metavar="URL", help="--model custom: the endpoint (…/v1)")
+    ai.add_argument("--model-name", metavar="NAME", help="--model custom: the model to ask")
+    ai.add_argument(
+        "--interval",
+        type=int,
+        metavar="MINUTES",
+        help="minutes of simulated time between decisions (default: setting ai.interval_minutes)",
+    )
+    ai.add_argument(
+        "--symbols", nargs="+", metavar="SYMBOL", help="the candidates (default: all in the data)"
+    )
+    ai.add_argument(
+        "--lang", choices=["en", "zh"], default="en", help="the prompts' language (default en)"
+    )
+    ai.add_argument(
+        "--yes",
+        action="store_true",
+        help="go ahead with a paid model without asking (the estimated cost is printed)",
+    )
     return parser
 
 
@@ -143,13 +179,61 @@ class UserError(Exception):
     """A problem with the user's input; printed as one clear line, exit status 2."""
 
 
+def _ai_options(args: argparse.Namespace) -> AiOptions | None:
+    from deepalpha.app.backtest_job import AiOptions  # noqa: PLC0415
+
+    given = [
+        flag
+        for flag, value in (
+            ("--model", args.model),
+            ("--base-url", args.base_url),
+            ("--model-name", args.model_name),
+            ("--interval", args.interval),
+            ("--symbols", args.symbols),
+        )
+        if value is not None
+    ]
+    if args.trader != "ai":
+        if given:
+            raise UserError(
+                f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --trader ai only"
+            )
+        return None
+    return AiOptions(
+        model=args.model or "baseline",
+        base_url=args.base_url,
+        model_name=args.model_name,
+        interval_minutes=args.interval,
+        symbols=tuple(args.symbols or ()),
+        lang=args.lang,
+    )
+
+
 def _run_backtest(args: argparse.Namespace) -> int:
     from rich.console import Console  # noqa: PLC0415 - keep `deepalpha --help` fast
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
 
-    from deepalpha.app.backtest_job import BacktestInputError, execute, prepare  # noqa: PLC0415
+    from deepalpha.app.backtest_job import (  # noqa: PLC0415
+        BacktestInputError,
+        estimate,
+        execute,
+        prepare,
+    )
     from deepalpha.app.settings import Settings  # noqa: PLC0415
     from deepalpha.engine.backtest.report import build_report  # noqa: PLC0415
+
+    err = Console(stderr=True)
+
+    def progress_bar(what: str) -> Progress:
+        return Progress(
+            TextColumn(f"[bold]{what}[/] {{task.description}}"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} bars"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=args.quiet,
+        )
 
     try:
         prepared = prepare(
@@ -164,31 +248,79 @@ def _run_backtest(args: argparse.Namespace) -> int:
             instruments_file=args.instruments,
             volume_unit=args.volume_unit,
             participation=args.participation,
+            ai=_ai_options(args),
         )
-        series = prepared[0]
+        series = prepared.series
         names = ", ".join(s.symbol for s in series)
-        with Progress(
-            TextColumn("[bold]backtest[/] {task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,} bars"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-            disable=args.quiet,
-        ) as progress:
-            task = progress.add_task(names[:60], total=sum(len(s.bars) for s in series))
-            result = execute(prepared, lambda done, _t: progress.update(task, completed=done))
+        total = sum(len(s.bars) for s in series)
+        cost = None
+        if prepared.ai is not None and prepared.ai.paid:
+            with progress_bar("estimating") as progress:
+                task = progress.add_task(names[:60], total=total)
+                cost = estimate(prepared, lambda done, _t: progress.update(task, completed=done))
+            assert cost is not None
+            _confirm(cost, args.yes, Console())
+        with progress_bar("backtest") as progress:
+            task = progress.add_task(names[:60], total=total)
+            result = execute(
+                prepared, lambda done, _t: progress.update(task, completed=done), estimated=cost
+            )
     except BacktestInputError as exc:
         raise UserError(str(exc)) from None
     report = build_report(result)
     _print_summary(report, Console())
     if args.json:
-        try:
-            args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
-        except OSError as exc:
-            raise UserError(f"cannot write {args.json}: {exc.strerror}") from None
+        _write_json(args.json, report)
         Console().print(f"report written to {args.json}")
     return 0
+
+
+def _confirm(cost: CostEstimate, yes: bool, console: Any) -> None:
+    """Say what the run would still pay the model; go ahead only when told to."""
+    if cost.calls == 0:
+        console.print(
+            f"Model {cost.profile} ({cost.model}): all {cost.cycles:,} replies are in the "
+            "reply cache; no model calls, no cost"
+        )
+        return
+    if cost.priced:
+        money = f"at most {cost.cost:,.4f} {cost.currency}"
+    else:
+        money = f"cost unknown: no price for {cost.model} in the price table ([ai.prices])"
+    line = (
+        f"Model {cost.profile} ({cost.model}): {cost.cycles:,} decision cycles, "
+        f"{cost.cached:,} replies from the cache, {cost.calls:,} calls to make "
+        f"(~{cost.prompt_tokens:,} prompt tokens + at most {cost.completion_tokens:,} "
+        f"completion tokens): {money}"
+    )
+    console.print(line)
+    if yes:
+        return
+    if sys.stdin is not None and sys.stdin.isatty():
+        answer = input("Go ahead? [y/N] ").strip().lower()
+        if answer in ("y", "yes"):
+            return
+        raise UserError("not confirmed; nothing was run")
+    raise UserError(
+        f"this run would call the paid model {cost.profile} {cost.calls:,} times "
+        f"({money}); run again with --yes to go ahead"
+    )
+
+
+def _write_json(path: Path, report: dict[str, Any]) -> None:
+    """Write the whole report or nothing: to a temporary file beside it, then renamed."""
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _print_summary(report: dict[str, Any], console: Any) -> None:
@@ -229,6 +361,20 @@ def _print_summary(report: dict[str, Any], console: Any) -> None:
         table.add_row(
             "Rejected / expired", ", ".join(f"{k} {v}" for k, v in sorted(rejected.items()))
         )
+    ai = s.get("ai")
+    if ai:
+        tokens = ai["tokens"]
+        same = ai["profile"] == "baseline"  # the baseline's name says it all
+        table.add_row("AI model", ai["model"] if same else f"{ai['profile']} · {ai['model']}")
+        table.add_row("Decision cycles", f"{ai['cycles']:,} (every {ai['interval_minutes']} min)")
+        table.add_row(
+            "Model calls / cached / failed",
+            f"{ai['model_calls']:,} / {ai['cached_replies']:,} / {ai['failed_cycles']:,}",
+        )
+        table.add_row(
+            "Tokens (prompt / completion)", f"{tokens['prompt']:,} / {tokens['completion']:,}"
+        )
+        table.add_row("Model cost", f"{Decimal(ai['cost']):,.4f} {ai['currency']}")
     console.print(table)
 
 

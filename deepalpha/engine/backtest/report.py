@@ -1,10 +1,23 @@
-"""The backtest report: summary metrics, orders, fills and the equity curve, money as text."""
+"""The backtest report: summary metrics, orders, fills, the equity curve and (AI runs) the
+decision records, money as text.
+
+``decisions`` holds one entry per decision cycle: ``time``, ``trader``, ``model``, ``cycle``,
+``actions`` (per decision: ``symbol``, ``action``, ``quantity``, ``accepted``, ``status``,
+``reject_code``, ``reject_reason``, ``order_id``), ``raw_reply``, ``latency_ms``, ``tokens``
+(``{"prompt": n, "completion": n}``, as the model counted them), ``cost`` (what this run paid for
+the reply, in ``summary.ai.currency``), ``cached`` (the reply came from the reply cache: latency
+0, cost 0) and ``error`` (the model's failure, or what the parser had to skip). ``summary.ai``
+counts the cycles, the model calls made, the cached replies, and the tokens and cost of the
+calls made in this run; it is ``null`` for strategy and scripted runs.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal, localcontext
 from typing import Any
 
+from deepalpha.engine.ai.records import DecisionRecord
+from deepalpha.engine.backtest.ai import AiSummary
 from deepalpha.engine.backtest.runner import BacktestResult
 from deepalpha.engine.markets.fees import FEE_ITEMS
 from deepalpha.engine.money import ZERO
@@ -12,6 +25,17 @@ from deepalpha.engine.money import ZERO
 TRADING_DAYS_PER_YEAR = 252
 CENT = Decimal("0.01")
 RATIO = Decimal("0.000001")
+COST = Decimal("0.000001")  # model costs are fractions of a fen per call
+ACTION_FIELDS = (
+    "symbol",
+    "action",
+    "quantity",
+    "accepted",
+    "status",
+    "reject_code",
+    "reject_reason",
+    "order_id",
+)
 
 
 def _money(value: Decimal) -> str:
@@ -20,6 +44,43 @@ def _money(value: Decimal) -> str:
 
 def _ratio(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(RATIO))
+
+
+def _cost(value: Decimal) -> str:
+    return str(value.quantize(COST))
+
+
+def decision_entry(record: DecisionRecord, *, cached: bool = False) -> dict[str, Any]:
+    return {
+        "time": record.time.isoformat(),
+        "trader": record.trader_id,
+        "model": record.model,
+        "cycle": record.cycle,
+        "actions": [{k: r.get(k) for k in ACTION_FIELDS} for r in record.results],
+        "raw_reply": record.raw_reply,
+        "latency_ms": record.latency_ms,
+        "tokens": {"prompt": record.prompt_tokens, "completion": record.completion_tokens},
+        "cost": _cost(record.cost),
+        "cached": cached,
+        "error": record.error,
+    }
+
+
+def ai_summary(ai: AiSummary) -> dict[str, Any]:
+    return {
+        "profile": ai.profile,
+        "model": ai.model,
+        "base_url": ai.base_url,
+        "interval_minutes": ai.interval_minutes,
+        "symbols": list(ai.symbols),
+        "cycles": ai.cycles,
+        "model_calls": ai.model_calls,
+        "cached_replies": ai.cached_replies,
+        "failed_cycles": ai.failed_cycles,
+        "tokens": {"prompt": ai.prompt_tokens, "completion": ai.completion_tokens},
+        "cost": _cost(ai.cost),
+        "currency": ai.currency,
+    }
 
 
 def metrics(result: BacktestResult) -> dict[str, Any]:
@@ -86,6 +147,7 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
         "fees_total": _money(result.fees_total),
         "traded_value": _money(m["traded_value"]),
         "turnover": _ratio(m["turnover"]),
+        "ai": ai_summary(result.ai) if result.ai is not None else None,
     }
     orders = [
         {
@@ -130,4 +192,12 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
         }
         for s in curve
     ]
-    return {"summary": summary, "orders": orders, "fills": fills, "equity": equity}
+    cached = result.ai.cached_cycles if result.ai is not None else frozenset()
+    decisions = [decision_entry(r, cached=r.cycle in cached) for r in result.decisions]
+    return {
+        "summary": summary,
+        "orders": orders,
+        "fills": fills,
+        "equity": equity,
+        "decisions": decisions,
+    }

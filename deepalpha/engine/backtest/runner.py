@@ -3,7 +3,8 @@
 Per bar, in time order: a new trading day closes the previous one (day orders expire, equity is
 snapshotted) and rolls T+1; orders due on this bar are submitted (strategy signals from the
 symbol's previous bar, scripted orders of this date/time); the broker matches the bar; the
-strategy sees the bar's close.
+strategy sees the bar's close. With an AI trader, once all bars of a moment are matched the
+trader checks its exits and, when due, runs a decision cycle (see ``backtest.ai``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 
+from deepalpha.engine.ai.records import DecisionRecord
+from deepalpha.engine.backtest.ai import AiDriver, AiSetup, AiSummary
 from deepalpha.engine.backtest.scripted import ScriptedOrder
 from deepalpha.engine.backtest.strategies import Strategy
 from deepalpha.engine.broker import BrokerSettings, PaperBroker
 from deepalpha.engine.clock import ManualClock
 from deepalpha.engine.feeds.csv_replay import BarSeries, merge
 from deepalpha.engine.ids import sequential
+from deepalpha.engine.marketdata import Bar
 from deepalpha.engine.markets.fees import FeeSchedule
 from deepalpha.engine.markets.instruments import InstrumentRegistry
 from deepalpha.engine.markets.rules import PriceLimitRules
@@ -63,6 +67,8 @@ class BacktestResult:
     fees_total: Decimal
     round_trips: int
     winning_trips: int
+    decisions: list[DecisionRecord] = field(default_factory=list)  # AI runs: one per cycle
+    ai: AiSummary | None = None
 
 
 class _Context:
@@ -99,6 +105,7 @@ def run_backtest(
     *,
     strategy: Strategy | None = None,
     scripted: Sequence[ScriptedOrder] = (),
+    ai: AiSetup | None = None,
     progress: ProgressFn | None = None,
 ) -> BacktestResult:
     # A backtest makes millions of short-lived objects (bars, Decimals, orders) without
@@ -107,7 +114,7 @@ def run_backtest(
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
     try:
-        return _run(series, config, instruments, strategy, scripted, progress)
+        return _run(series, config, instruments, strategy, scripted, ai, progress)
     finally:
         gc.set_threshold(*threshold)
 
@@ -118,10 +125,15 @@ def _run(
     instruments: InstrumentRegistry,
     strategy: Strategy | None,
     scripted: Sequence[ScriptedOrder],
+    ai: AiSetup | None,
     progress: ProgressFn | None,
 ) -> BacktestResult:
     if not series:
         raise ValueError("no bars to replay")
+    if ai is not None and not all(s.intraday for s in series):
+        # A decision cycle runs every N minutes of continuous trading: daily bars have none.
+        daily = ", ".join(str(s.source) for s in series if not s.intraday)
+        raise ValueError(f"an AI trader needs intraday bars; daily: {daily}")
     markets = {s.instrument.market for s in series}
     base = "CNY" if Market.CN in markets else "HKD"
     first = min(s.bars[0].time for s in series if s.bars)
@@ -163,6 +175,12 @@ def _run(
     queued = ctx.queued
     on_bar = strategy.on_bar if strategy is not None else None
     submit = broker.submit
+    driver = (
+        AiDriver(ai, broker, clock, TRADER, [s.symbol for s in series]) if ai is not None else None
+    )
+    # The bars of the moment being replayed: an AI trader acts once all of them are matched.
+    moment: datetime | None = None
+    moment_bars: list[Bar] = []
 
     def close_day(day: date) -> None:
         clock.set(max(clock.now(), datetime.combine(day, time(16, 10), MARKET_TZ[Market.HK])))
@@ -171,52 +189,65 @@ def _run(
         active.clear()
         broker.snapshot_equity(day)
 
-    for bar in merge(series, config.start, config.end):
-        day = bar.trading_day
-        symbol = bar.symbol
-        if day != current_day:
-            if current_day is not None:
-                close_day(current_day)
-            current_day = day
-        market = market_of[symbol]
-        open_at = active.get(market)
-        if open_at is None:
-            open_at = active[market] = datetime.combine(day, time(9, 30), MARKET_TZ[market])
-            clock.set(max(clock.now(), open_at))
-            broker.start_day(market, day)
-        clock.set(bar.time if intraday[symbol] else open_at)
-        waiting = queued.pop(symbol, None)
-        if due:
-            key = (symbol, bar.time.replace(tzinfo=None) if intraday[symbol] else day)
-            scripted_now = due.pop(key, None)
-            if scripted_now:
-                waiting = (waiting or []) + [
-                    OrderRequest(
-                        TRADER,
-                        so.symbol,
-                        so.side,
-                        so.quantity,
-                        so.type,
-                        so.limit_price,
-                        source="scripted",
-                    )
-                    for so in scripted_now
-                ]
-        if waiting:
-            if bar.pre_close is not None:
-                broker.set_reference(symbol, day, bar.pre_close, bar.status)
-            state = broker.state(symbol)
-            if state.last is None:
-                state.last = bar.open  # the file's first bar: its open is the first price
-            for req in waiting:
-                submit(req)
-        broker.on_bar(bar)
-        if on_bar is not None:
-            clock.set(bar.time)
-            on_bar(bar, ctx)
-        done += 1
-        if progress is not None and done % step == 0:
-            progress(done, total)
+    try:
+        for bar in merge(series, config.start, config.end):
+            if driver is not None and bar.time != moment:
+                if moment is not None:
+                    driver.at(moment, moment_bars, active)
+                moment, moment_bars = bar.time, []
+            day = bar.trading_day
+            symbol = bar.symbol
+            if day != current_day:
+                if current_day is not None:
+                    close_day(current_day)
+                current_day = day
+            market = market_of[symbol]
+            open_at = active.get(market)
+            if open_at is None:
+                open_at = active[market] = datetime.combine(day, time(9, 30), MARKET_TZ[market])
+                clock.set(max(clock.now(), open_at))
+                broker.start_day(market, day)
+            clock.set(bar.time if intraday[symbol] else open_at)
+            waiting = queued.pop(symbol, None)
+            if due:
+                key = (symbol, bar.time.replace(tzinfo=None) if intraday[symbol] else day)
+                scripted_now = due.pop(key, None)
+                if scripted_now:
+                    waiting = (waiting or []) + [
+                        OrderRequest(
+                            TRADER,
+                            so.symbol,
+                            so.side,
+                            so.quantity,
+                            so.type,
+                            so.limit_price,
+                            source="scripted",
+                        )
+                        for so in scripted_now
+                    ]
+            if waiting:
+                if bar.pre_close is not None:
+                    broker.set_reference(symbol, day, bar.pre_close, bar.status)
+                state = broker.state(symbol)
+                if state.last is None:
+                    state.last = bar.open  # the file's first bar: its open is the first price
+                for req in waiting:
+                    submit(req)
+            broker.on_bar(bar)
+            if on_bar is not None:
+                clock.set(bar.time)
+                on_bar(bar, ctx)
+            if driver is not None:
+                driver.on_bar(bar)
+                moment_bars.append(bar)
+            done += 1
+            if progress is not None and done % step == 0:
+                progress(done, total)
+        if driver is not None and moment is not None:
+            driver.at(moment, moment_bars, active)
+    finally:
+        if driver is not None:
+            driver.close()
     if current_day is not None:
         close_day(current_day)
     # Scripted orders that never met a bar: suspended, not a trading day, or outside the data.
@@ -241,7 +272,7 @@ def _run(
     sells = [f for f in fills if f.side is Side.SELL]
     return BacktestResult(
         config=config,
-        strategy=strategy.name if strategy is not None else "orders",
+        strategy=strategy.name if strategy is not None else "ai" if ai is not None else "orders",
         base_currency=base,
         symbols=[s.symbol for s in series],
         bars=done,
@@ -253,4 +284,6 @@ def _run(
         fees_total=pf.fees_total(),
         round_trips=len(sells),
         winning_trips=sum(1 for f in sells if f.realized_pnl > 0),
+        decisions=driver.records if driver is not None else [],
+        ai=driver.summary() if driver is not None else None,
     )
