@@ -4,6 +4,7 @@ trims, and the baseline replies deterministically in the protocol without breaki
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -19,8 +20,10 @@ from deepalpha.engine.ai.baseline import BaselineModel
 from deepalpha.engine.ai.context import (
     DecisionContext,
     aggregate_bars,
+    bar_minutes,
     build_context,
     compute_performance,
+    symbol_indicators,
 )
 from deepalpha.engine.ai.prompts import estimate_tokens, fit_to_budget, render_prompts
 from deepalpha.engine.broker import BrokerSettings, PaperBroker
@@ -305,3 +308,15 @@ def test_the_official_parser_reads_the_baseline(world: World, lang: str) -> None
     _reasoning, raw = _parse(reply)
     assert [d.symbol for d in parsed.decisions] == [d["symbol"] for d in raw]
     assert [d.action.value for d in parsed.decisions] == [d["action"] for d in raw]
+
+
+def test_the_timeframe_label_follows_the_bars_spacing() -> None:
+    """A 5-minute replay is shown to the model as 5m bars, the live feed as 1m."""
+    minute = make_bars(MOUTAI, 1700.0, 0.0001, n=60)
+    five = [
+        dataclasses.replace(b, time=b.time + timedelta(minutes=4 * i)) for i, b in enumerate(minute)
+    ]
+    assert bar_minutes(minute) == 1 and bar_minutes(five) == 5
+    assert symbol_indicators(five)["1m"].timeframe == "5m"  # keyed by role, labelled truly
+    assert symbol_indicators(minute)["1m"].timeframe == "1m"
+    assert bar_minutes([]) == 1

@@ -13,7 +13,6 @@ that replay *is* the run, and :func:`execute` returns it instead of replaying ag
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,6 +38,7 @@ from deepalpha.engine.backtest.runner import BacktestConfig, BacktestResult, run
 from deepalpha.engine.backtest.scripted import OrdersFileError, ScriptedOrder, load_orders
 from deepalpha.engine.backtest.strategies import Strategy, StrategyError, build_strategy
 from deepalpha.engine.feeds.csv_replay import BarFileError, BarSeries, VolumeUnit, load_bar_files
+from deepalpha.engine.markets.calendar import cache_dir
 from deepalpha.engine.markets.instruments import InstrumentFileError, InstrumentRegistry
 from deepalpha.engine.markets.symbols import SymbolError, normalize
 
@@ -140,16 +140,6 @@ class CostEstimate:
     currency: str
     priced: bool
     result: BacktestResult | None = None
-
-
-def cache_dir() -> Path:
-    """``DEEPALPHA_CACHE_DIR``, else the platform cache directory (as the calendars use)."""
-    env = os.environ.get("DEEPALPHA_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir  # noqa: PLC0415
-
-    return Path(user_cache_dir("deepalpha"))
 
 
 def prepare(

@@ -94,7 +94,15 @@ class BaselineModel:
 
     def reply(self, ctx: DecisionContext) -> str:
         text = _TEXT.get(ctx.lang, _TEXT["en"])
-        lines = [text["head"].format(tf=self.timeframe)]
+        tf = next(
+            (
+                s.indicators[self.timeframe].timeframe
+                for s in ctx.symbols
+                if self.timeframe in s.indicators
+            ),
+            self.timeframe,
+        )
+        lines = [text["head"].format(tf=tf)]
         decisions: list[dict[str, Any]] = []
         budget = dict(ctx.account.available)
         allot = {c: v * self.cash_fraction for c, v in budget.items()}

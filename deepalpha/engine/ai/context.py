@@ -234,14 +234,28 @@ def compute_indicators(
     return Indicators(timeframe, n, tuple(closes[-CLOSES_SHOWN:]), **kw)
 
 
+def bar_minutes(bars: Sequence[Bar]) -> int:
+    """The spacing of a bar series in minutes (1 for the live feed, 5 for a 5-minute replay):
+    the shortest gap between recent bars of one trading day."""
+    gaps = [
+        int((b.time - a.time).total_seconds() // 60)
+        for a, b in zip(bars[-12:-1], bars[-11:], strict=False)
+        if a.trading_day == b.trading_day and b.time > a.time
+    ]
+    return max(1, min(gaps)) if gaps else 1
+
+
 def symbol_indicators(bars: Sequence[Bar]) -> dict[str, Indicators]:
-    """Both timeframes from one series of 1-minute bars (converted to floats once)."""
+    """Both timeframes from one series of bars (converted to floats once). The keys name the
+    roles (``PRIMARY``: the bars as given, ``SECONDARY``: 15-minute buckets); each
+    ``Indicators.timeframe`` says what the bars really are, so a 5-minute replay is shown to
+    the model as 5m, not 1m."""
     n = len(bars)
     high = np.fromiter((b.high for b in bars), np.float64, n)
     low = np.fromiter((b.low for b in bars), np.float64, n)
     close = np.fromiter((b.close for b in bars), np.float64, n)
     closes = [b.close for b in bars]
-    primary = compute_indicators(PRIMARY, high, low, close, closes)
+    primary = compute_indicators(f"{bar_minutes(bars)}m", high, low, close, closes)
     ends = _bucket_ends(bars, SECONDARY_MINUTES)
     if ends:
         idx = np.asarray(ends, dtype=np.intp)

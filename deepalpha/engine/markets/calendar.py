@@ -86,10 +86,11 @@ _lock = threading.Lock()
 _loaded: dict[str, TradingCalendar] = {}
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
+    """``DEEPALPHA_CACHE_DIR``, else the platform cache directory: calendars, model replies."""
     env = os.environ.get("DEEPALPHA_CACHE_DIR")
     if env:
-        return Path(env)
+        return Path(env).expanduser()
     from platformdirs import user_cache_dir  # noqa: PLC0415 - only needed when caching
 
     return Path(user_cache_dir("deepalpha"))
@@ -111,7 +112,7 @@ def _cache_file(code: str) -> Path:
         ver = version("exchange-calendars")
     except Exception:  # pragma: no cover - metadata missing only in odd installs
         ver = "unknown"
-    return _cache_dir() / f"calendar-{code}-{ver}.json"
+    return cache_dir() / f"calendar-{code}-{ver}.json"
 
 
 def calendar_for(market: Market) -> TradingCalendar:
