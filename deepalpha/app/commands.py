@@ -1,5 +1,5 @@
 """Command palette entries (Ctrl+P): go to a symbol or screen, cancel all orders, switch, start
-or stop a trader, create a backup, change theme or language."""
+or stop a trader, ask an AI trader to decide now, create a backup, change theme or language."""
 
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ def workstation_commands(app: DeepAlphaApp) -> Iterable[SystemCommand]:
             trader.id,
             lambda tr=trader: app.run_worker(backend.set_trader_running(tr.id, not tr.running)),
         )
+        if trader.kind in ("ai", "hybrid"):
+            yield SystemCommand(
+                t("palette.decide_now", name=trader.name),
+                trader.id,
+                lambda tid=trader.id: _decide_now(app, tid),
+            )
     yield SystemCommand(t("palette.create_backup"), "", lambda: _backup(app))
     yield SystemCommand(
         t("palette.toggle_theme"),
@@ -61,6 +67,18 @@ def workstation_commands(app: DeepAlphaApp) -> Iterable[SystemCommand]:
 def _switch_trader(app: DeepAlphaApp, trader_id: str) -> None:
     app.current_trader = trader_id
     app._save_pref("trader", trader_id)
+
+
+def _decide_now(app: DeepAlphaApp, trader_id: str) -> None:
+    """Run a cycle and show its record on the Decisions screen."""
+
+    async def go() -> None:
+        await app.action_goto("decisions")
+        decide = getattr(app.screen, "decide", None)
+        if decide is not None:
+            decide(trader_id)
+
+    app.run_worker(go())
 
 
 def _goto_symbol(app: DeepAlphaApp, symbol: str) -> None:

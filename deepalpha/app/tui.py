@@ -40,6 +40,7 @@ SCREENS = (
     "backtest",
     "backups",
     "settings",
+    "decisions",
     "help",
 )
 SCREEN_KEYS = {
@@ -52,6 +53,7 @@ SCREEN_KEYS = {
     "backtest": "f7",
     "backups": "f8",
     "settings": "f9",
+    "decisions": "f10",
 }
 
 
@@ -59,6 +61,7 @@ def _mode_factories() -> dict[str, Any]:
     from deepalpha.screens.backtest import BacktestScreen  # noqa: PLC0415
     from deepalpha.screens.backups import BackupsScreen  # noqa: PLC0415
     from deepalpha.screens.dashboard import DashboardScreen  # noqa: PLC0415
+    from deepalpha.screens.decisions import DecisionsScreen  # noqa: PLC0415
     from deepalpha.screens.help import HelpScreen  # noqa: PLC0415
     from deepalpha.screens.market import MarketScreen  # noqa: PLC0415
     from deepalpha.screens.orders import OrdersScreen  # noqa: PLC0415
@@ -75,6 +78,7 @@ def _mode_factories() -> dict[str, Any]:
         "backtest": BacktestScreen,
         "backups": BackupsScreen,
         "settings": SettingsScreen,
+        "decisions": DecisionsScreen,
         "help": HelpScreen,
     }
 

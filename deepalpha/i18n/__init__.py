@@ -15,6 +15,7 @@ from typing import Any
 from deepalpha.i18n import (
     catalogue,
     text_admin,
+    text_ai,
     text_ai_rules,
     text_app,
     text_market,
@@ -32,6 +33,7 @@ for _part in (
     text_orders.TEXT,
     text_ticket.TEXT,
     text_ai_rules.TEXT,
+    text_ai.TEXT,
 ):
     _clash = MESSAGES.keys() & _part.keys()
     if _clash:

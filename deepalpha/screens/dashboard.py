@@ -12,8 +12,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -27,7 +29,14 @@ from deepalpha.i18n import say, t
 from deepalpha.screens.base import BaseScreen
 from deepalpha.widgets.colours import change_style, down_colour, up_colour
 from deepalpha.widgets.equity_chart import EquityChart
-from deepalpha.widgets.formats import percent, price, short_money
+from deepalpha.widgets.formats import (
+    BASELINE_LABEL,
+    NONE,
+    model_text,
+    percent,
+    price,
+    short_money,
+)
 from deepalpha.widgets.trader_card import TraderCard
 
 NOTES_KEPT = 20
@@ -36,16 +45,26 @@ CHART_EVERY = 2  # ticks (of REFRESH_SECONDS) between equity chart checks
 MARKET_CLOCK = ZoneInfo("Asia/Shanghai")
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "information": ""}
 
-LEADER_COLUMNS: tuple[tuple[str, str, int, bool], ...] = (
+# (key, catalogue key of the header, width, right-aligned)
+Column = tuple[str, str, int, bool]
+DATATABLE_PADDING = 2  # a DataTable pads each cell by one on either side
+
+# The model column takes the width the others leave (at least LEADER_MODEL_MIN); on narrow
+# panes P&L goes first (the cards show it), then fees and trades.
+LEADER_COLUMNS: tuple[Column, ...] = (
     ("rank", "dash.col.rank", 4, True),
     ("trader", "dash.col.trader", 9, False),
-    ("model", "dash.col.model", 14, False),
+    ("model", "dash.col.model", 10, False),
     ("return", "dash.col.return", 8, True),
     ("pnl", "dash.col.pnl", 11, True),
+    ("win", "dash.col.win_rate", 6, True),
+    ("mdd", "dash.col.max_dd", 8, True),
     ("trades", "dash.col.trades", 6, True),
     ("fees", "dash.col.fees", 10, True),
 )
-FILL_COLUMNS: tuple[tuple[str, str, int, bool], ...] = (
+LEADER_DROP = ("pnl", "fees", "trades")
+LEADER_MODEL_MIN = 10
+FILL_COLUMNS: tuple[Column, ...] = (
     ("time", "dash.col.time", 8, False),
     ("trader", "dash.col.trader", 10, False),
     ("side", "dash.col.side", 4, False),
@@ -68,7 +87,78 @@ def ranked(traders: list[TraderView]) -> list[TraderView]:
     return sorted(traders, key=lambda v: (-v.return_pct, v.name))
 
 
-def _columns(table: DataTable[Text], columns: tuple[tuple[str, str, int, bool], ...]) -> None:
+def fit_columns(
+    columns: tuple[Column, ...],
+    width: int,
+    *,
+    drop: tuple[str, ...] = (),
+    flex: str | None = None,
+    flex_min: int = 0,
+) -> tuple[Column, ...]:
+    """The columns that fit in ``width`` cells: those named in ``drop`` go, in that order,
+    until the rest fit; then the ``flex`` column (at least ``flex_min`` wide) takes what is
+    left. A pane not laid out yet (width 0) keeps every column."""
+    if width <= 0:
+        return columns
+
+    def need(cols: tuple[Column, ...]) -> int:
+        return sum((flex_min if c[0] == flex else c[2]) + DATATABLE_PADDING for c in cols)
+
+    kept = columns
+    for key in drop:
+        if need(kept) <= width:
+            break
+        kept = tuple(c for c in kept if c[0] != key)
+    if flex is None:
+        return kept
+    spare = max(0, width - need(kept))
+    return tuple((k, label, flex_min + spare if k == flex else w, r) for k, label, w, r in kept)
+
+
+def short_model(label: str, width: int) -> str:
+    """The baseline's label where it does not fit: "baseline (no LLM)" cut to "baseline (n"
+    would hide the one word that matters. The cards and the Decisions detail say it whole."""
+    if label != BASELINE_LABEL:
+        return label
+    full = model_text(label)
+    return full if cell_len(full) <= width else t("dec.baseline")
+
+
+def leader_cells(rank: int, view: TraderView, model_width: int = 99) -> dict[str, Text]:
+    """One leaderboard row. An AI trader in safe mode is marked on its name and model: it
+    buys nothing until its model answers again."""
+    style = change_style(view.pnl)
+    win = None if view.win_rate is None else view.win_rate * 100
+    drawdown = None if view.max_drawdown is None else view.max_drawdown * 100
+    name = Text(view.name, style="bold")
+    model = Text(short_model(view.model_label, model_width))
+    if view.safe_mode:
+        name = Text(f"⚠ {view.name}", style="bold red")
+        model.stylize("red")
+    return {
+        "rank": Text(str(rank), justify="right"),
+        "trader": name,
+        "model": model,
+        "return": Text(percent(view.return_pct), style=style, justify="right"),
+        "pnl": Text(short_money(view.pnl, sign=True), style=style, justify="right"),
+        "win": Text(one_place(win), justify="right"),
+        "mdd": Text(two_places(drawdown), style=down_colour() if drawdown else "", justify="right"),
+        "trades": Text(str(view.trades), justify="right"),
+        "fees": Text(short_money(view.fees), justify="right"),
+    }
+
+
+def one_place(value: Decimal | None) -> str:
+    """A share in percent with one decimal (55.0%), or a dash when there is none yet."""
+    return NONE if value is None else f"{value:.1f}%"
+
+
+def two_places(value: Decimal | None) -> str:
+    """A drawdown in percent with two decimals, like the return beside it (0.01%)."""
+    return NONE if value is None else f"{value:.2f}%"
+
+
+def _columns(table: DataTable[Text], columns: tuple[Column, ...]) -> None:
     table.clear(columns=True)
     for key, label, width, right in columns:
         table.add_column(Text(t(label), justify="right" if right else "left"), width=width, key=key)
@@ -117,6 +207,13 @@ class DashboardScreen(BaseScreen):
         width: 1fr;
         height: 100%;
     }
+    /* the leaderboard's nine columns need more room than the chart */
+    DashboardScreen.-wide #leader-pane {
+        width: 5fr;
+    }
+    DashboardScreen.-wide #chart-pane {
+        width: 3fr;
+    }
     /* narrow: one scrolling column */
     DashboardScreen.-narrow .dash-row {
         layout: vertical;
@@ -141,6 +238,7 @@ class DashboardScreen(BaseScreen):
         self.notes: deque[Note] = deque(maxlen=NOTES_KEPT)
         self._ranking: list[str] = []
         self._leader_cells: dict[tuple[str, str], str] = {}
+        self._leader_columns: tuple[Column, ...] = ()
         self._newest_fill: str | None = ""
         self._ticks = 0
         self._names: dict[str, str] = {}
@@ -162,7 +260,7 @@ class DashboardScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self._titles()
-        _columns(self.query_one("#leaderboard", DataTable), LEADER_COLUMNS)
+        self._fit_leaderboard()
         _columns(self.query_one("#fills", DataTable), FILL_COLUMNS)
         self._paint_notes()
         self._listen()
@@ -242,12 +340,16 @@ class DashboardScreen(BaseScreen):
 
     def _paint_cards(self, traders: list[TraderView]) -> None:
         grid = self.query_one("#cards", Grid)
-        cards = {card.trader_id: card for card in grid.query(TraderCard)}
         ids = [v.id for v in traders]
-        if list(cards) != ids:
-            grid.remove_children()
-            cards = {v.id: TraderCard(v.id, id=f"card-{v.id}") for v in traders}
-            grid.mount_all(cards.values())
+        # Removing is not immediate: a card on its way out keeps its id for a moment, so only
+        # the cards of new traders are mounted (a rebuilt grid would mount duplicate ids).
+        cards = {c.trader_id: c for c in grid.query(TraderCard) if not c.has_class("-gone")}
+        for trader_id in [tid for tid in cards if tid not in ids]:
+            cards.pop(trader_id).add_class("-gone").remove()
+        new = [TraderCard(tid, id=f"card-{tid}") for tid in ids if tid not in cards]
+        if new:
+            grid.mount_all(new)
+            cards.update((card.trader_id, card) for card in new)
         columns = max(1, min(len(ids), 4 if self.has_class("-wide") else 2))
         if grid.styles.grid_size_columns != columns:
             grid.styles.grid_size_columns = columns
@@ -255,7 +357,20 @@ class DashboardScreen(BaseScreen):
         for view in traders:
             cards[view.id].show(view, current=view.id == current)
 
+    def _fit_leaderboard(self) -> None:
+        """Columns for the pane's width; rows are rebuilt when the set changes. (A handful of
+        traders never needs the table's own scrollbar.)"""
+        width = self.query_one("#leader-pane").content_region.width
+        columns = fit_columns(
+            LEADER_COLUMNS, width, drop=LEADER_DROP, flex="model", flex_min=LEADER_MODEL_MIN
+        )
+        if columns != self._leader_columns:
+            self._leader_columns = columns
+            _columns(self.query_one("#leaderboard", DataTable), columns)
+            self._ranking = []
+
     def _paint_leaderboard(self, traders: list[TraderView]) -> None:
+        self._fit_leaderboard()
         table = self.query_one("#leaderboard", DataTable)
         order = ranked(traders)
         ids = [v.id for v in order]
@@ -264,17 +379,11 @@ class DashboardScreen(BaseScreen):
             table.clear()
             self._leader_cells.clear()
             self._ranking = ids
+        shown = [key for key, *_ in self._leader_columns]
+        model_width = next((w for k, _, w, _ in self._leader_columns if k == "model"), 0)
         for rank, view in enumerate(order, start=1):
-            style = change_style(view.pnl)
-            cells = {
-                "rank": Text(str(rank), justify="right"),
-                "trader": Text(view.name, style="bold"),
-                "model": Text(view.model_label),
-                "return": Text(percent(view.return_pct), style=style, justify="right"),
-                "pnl": Text(short_money(view.pnl, sign=True), style=style, justify="right"),
-                "trades": Text(str(view.trades), justify="right"),
-                "fees": Text(short_money(view.fees), justify="right"),
-            }
+            every = leader_cells(rank, view, model_width)
+            cells = {key: every[key] for key in shown}
             if rebuild:
                 table.add_row(*cells.values(), key=view.id)
                 for col, cell in cells.items():
@@ -316,7 +425,8 @@ class DashboardScreen(BaseScreen):
 
     def relabel(self) -> None:
         self._titles()
-        _columns(self.query_one("#leaderboard", DataTable), LEADER_COLUMNS)
+        self._leader_columns = ()
+        self._fit_leaderboard()
         _columns(self.query_one("#fills", DataTable), FILL_COLUMNS)
         self._ranking = []
         self._paint_fills(force=True)

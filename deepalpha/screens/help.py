@@ -33,15 +33,22 @@ def _own_bindings(cls: type) -> list[Binding]:
 def binding_texts() -> dict[str, str]:
     """Binding id → catalogue key of its description, for every localised binding."""
     from deepalpha.app.tui import BINDING_TEXT  # noqa: PLC0415
-    from deepalpha.screens import backtest, backups, traders  # noqa: PLC0415
+    from deepalpha.screens import backtest, backups, decisions, traders  # noqa: PLC0415
 
-    return {**BINDING_TEXT, **traders.BINDING_TEXT, **backtest.BINDING_TEXT, **backups.BINDING_TEXT}
+    return {
+        **BINDING_TEXT,
+        **traders.BINDING_TEXT,
+        **backtest.BINDING_TEXT,
+        **backups.BINDING_TEXT,
+        **decisions.BINDING_TEXT,
+    }
 
 
 def binding_groups() -> list[tuple[str, list[Binding]]]:
     """(where, bindings) for the app, each screen, the order ticket and the modal forms."""
     from deepalpha.app.tui import SCREENS, DeepAlphaApp, _mode_factories  # noqa: PLC0415
     from deepalpha.screens.confirm import ConfirmScreen  # noqa: PLC0415
+    from deepalpha.screens.decisions import QuantityForm  # noqa: PLC0415
     from deepalpha.screens.order_ticket import OrderTicket  # noqa: PLC0415
     from deepalpha.screens.traders import TraderForm  # noqa: PLC0415
 
@@ -53,6 +60,7 @@ def binding_groups() -> list[tuple[str, list[Binding]]]:
         groups.append((t(f"screen.{name}"), _own_bindings(factories[name])))
     groups.append((t("help.ticket"), _own_bindings(OrderTicket)))
     groups.append((t("help.trader_form"), _own_bindings(TraderForm)))
+    groups.append((t("help.quantity_form"), _own_bindings(QuantityForm)))
     groups.append((t("help.confirm"), _own_bindings(ConfirmScreen)))
     return [(where, items) for where, items in groups if items]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from deepalpha.i18n import language, money
+from deepalpha.engine.ai.baseline import BaselineModel
+from deepalpha.i18n import language, money, t
 
 NONE = "—"
 
@@ -48,3 +49,12 @@ def short_money(amount: Decimal, currency: str = "CNY", *, sign: bool = False) -
     """Money for narrow columns: no cents above 100,000 in English (Chinese uses 万/亿)."""
     places = 0 if language() != "zh" and abs(amount) >= 100_000 else 2
     return money(amount, currency, places=places, sign=sign)
+
+
+BASELINE_LABEL = BaselineModel().name  # "baseline (no LLM)"
+
+
+def model_text(label: str) -> str:
+    """A model label in the user's language: the baseline is named in Chinese too; a real
+    model's name is its own."""
+    return t("dec.baseline_full") if label == BASELINE_LABEL else label

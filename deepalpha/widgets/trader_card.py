@@ -1,4 +1,5 @@
-"""A trader at a glance: name, kind, model, running state, equity, P&L, day P&L, counts."""
+"""A trader at a glance: name, kind, model, running state, equity, P&L, day P&L, counts; for an
+AI or hybrid trader also whether its model is trusted (safe mode) and proposals waiting."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from textual.widgets import Static
 from deepalpha.app.backend import TraderView
 from deepalpha.i18n import money, say, t
 from deepalpha.widgets.colours import change_style
-from deepalpha.widgets.formats import percent
+from deepalpha.widgets.formats import model_text, percent
 
 
 def render_card(view: TraderView) -> Text:
@@ -22,7 +23,7 @@ def render_card(view: TraderView) -> Text:
     else:
         out.append(f"○ {t('dash.stopped')}", style="dim")
     out.append(f"\n{t('dash.model')}: ", style="dim")
-    out.append(view.model_label)
+    out.append(model_text(view.model_label))
     out.append(f"\n{t('dash.equity')}: ", style="dim")
     out.append(money(view.equity, "CNY"), style="bold")
     style = change_style(view.pnl)
@@ -34,6 +35,16 @@ def render_card(view: TraderView) -> Text:
     out.append(str(view.positions))
     out.append(f"  {t('dash.open_orders')}: ", style="dim")
     out.append(str(view.open_orders))
+    if view.kind in ("ai", "hybrid"):
+        # Always a line for AI traders, so a card does not jump when safe mode comes and goes.
+        out.append("\n")
+        if view.safe_mode:
+            out.append(f"⚠ {t('dash.safe_mode')}", style="bold red")
+        else:
+            out.append(f"✓ {t('dash.ai_ok')}", style="dim green")
+        if view.kind == "hybrid":
+            out.append(f"  {t('dash.proposals')}: ", style="dim")
+            out.append(str(view.open_proposals), style="bold yellow" if view.open_proposals else "")
     if view.halted:
         out.append(f"\n{say(view.halted)}", style="red")
     return out
@@ -56,6 +67,9 @@ class TraderCard(Static):
     TraderCard.-halted {
         border: round $error;
     }
+    TraderCard.-safe {
+        border: round $warning;
+    }
     """
 
     def __init__(self, trader_id: str, *, id: str | None = None) -> None:
@@ -72,6 +86,7 @@ class TraderCard(Static):
         self.border_title = view.name
         self.set_class(current, "-current")
         self.set_class(bool(view.halted), "-halted")
+        self.set_class(view.safe_mode and not view.halted, "-safe")
         text = render_card(view)
         self.text = f"{view.name}\n{text.plain}"
         self.update(text)
