@@ -301,6 +301,27 @@ def test_hybrid_proposals_approve_reject_expire(desk: Desk, server: FakeOpenAI) 
     assert "expired" in expired["reject_reason"]
 
 
+def test_a_newer_proposal_replaces_the_one_still_waiting(desk: Desk, server: FakeOpenAI) -> None:
+    server.push(ok(buy_reply()), ok(buy_reply(quantity=200)))
+
+    async def go() -> tuple[DecisionRecord, DecisionRecord]:
+        async with client(server) as model:
+            trader = desk.trader(model, mode="hybrid")
+            first = await trader.run_cycle(NOW)
+            second = await trader.run_cycle(NOW + timedelta(minutes=1))
+            (p,) = trader.proposals  # one open proposal, not two
+            assert p.record_id == second.id and p.request.quantity == 200
+            return first, second
+
+    first, second = asyncio.run(go())
+    latest = {r.id: r for r in desk.records}
+    old = only(latest[first.id])
+    assert old["status"] == "superseded" and old["reject_code"] == "SUPERSEDED"
+    assert "cycle 2" in old["reject_reason"]
+    assert only(latest[second.id])["status"] == "proposed"
+    assert not desk.broker.orders
+
+
 def test_stop_loss_sells_the_sellable_position(desk: Desk, server: FakeOpenAI) -> None:
     server.push(ok(buy_reply(quantity=300)))
 

@@ -5,6 +5,7 @@ and take-profit, throttles) survives a restart."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time as clock
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time
@@ -271,6 +272,9 @@ def test_max_drawdown_is_the_deepest_fall_from_a_peak() -> None:
     assert _max_drawdown(curve, D(117)) == D("0.25")  # 120 → 90
     assert _max_drawdown(curve[:2], D(96)) == D("0.2")  # today's equity counts too
     assert _max_drawdown([], D(100)) == 0
+    # Below the money put in on the first day is a drawdown too.
+    assert _max_drawdown([], D(95), start=D(100)) == D("0.05")
+    assert _max_drawdown(curve, D(130), start=D(200)) == D("0.55")  # 200 → 90
 
 
 def test_a_slow_model_blocks_neither_the_feed_nor_other_traders(
@@ -312,3 +316,50 @@ def test_a_slow_model_blocks_neither_the_feed_nor_other_traders(
             await b.stop()
 
     asyncio.run(go())
+
+
+def test_a_proposal_lost_in_an_unclean_stop_is_not_left_promising(
+    tmp_path: Path, server: FakeOpenAI, fake_profile: str
+) -> None:
+    """A stored record still saying "proposed" whose proposal is gone (the state was lost,
+    as after a kill) is marked expired when the engine starts again."""
+    data = tmp_path / "data"
+    hybrid = TraderConfig(
+        "copilot",
+        "Co-pilot",
+        TraderKind.HYBRID,
+        model_profile=fake_profile,
+        settings={"symbols": [MOUTAI], "interval_minutes": 240, "proposal_minutes": 20_000},
+    )
+
+    async def first() -> str:
+        b = backend(data, speed=60)
+        with live_session():
+            await b.start()
+        try:
+            server.push(Scripted(200, chat_body(buy_reply(b.quotes()[MOUTAI].last))))
+            await b.save_trader(hybrid, CASH)
+            await until(lambda: b.proposals("copilot"))
+            record_id = b.decisions("copilot")[0].id
+        finally:
+            await b.stop()
+        # What a kill at the wrong moment could leave: the record, but no trader state.
+        with sqlite3.connect(data / "deepalpha.db") as conn:
+            conn.execute("DELETE FROM engine_state WHERE id = 'ai:copilot'")
+        return record_id
+
+    async def second(record_id: str) -> None:
+        server.push(Scripted(200, chat_body("<reasoning>-</reasoning><decision>[]</decision>")))
+        b = backend(data, speed=60)
+        with live_session():
+            await b.start()
+        try:
+            assert not b.proposals("copilot")
+            (record,) = [r for r in b.decisions("copilot") if r.id == record_id]
+            result = record.results[0]
+            assert (result["status"], result["reject_code"]) == ("expired", "EXPIRED")
+            assert "no longer open" in result["reject_reason"]
+        finally:
+            await b.stop()
+
+    asyncio.run(second(asyncio.run(first())))

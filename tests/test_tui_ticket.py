@@ -183,9 +183,16 @@ def test_market_buy_by_keyboard_fills_and_the_sell_ticket_shows_what_is_sellable
         assert (order.side, order.type, order.quantity) == (Side.BUY, OrderType.MARKET, 100)
         await until(lambda: status_of(backend, order.id) is OrderStatus.FILLED, what="the fill")
         assert any(f.order_id == order.id for f in backend.fills())
-        await until(lambda: any(title == "Filled" for title, _, _ in toasts), what="toast")
-        fill_toast = next(m for title, m, _ in toasts if title == "Filled")
-        assert "600519.SH" in fill_toast and "100" in fill_toast
+
+        # The demo bots' fills are toasted too: look for this one.
+        def mine() -> str | None:
+            return next(
+                (m for title, m, _ in toasts if title == "Filled" and "600519.SH" in m), None
+            )
+
+        await until(mine, what="toast")
+        fill_toast = mine()
+        assert fill_toast is not None and "100" in fill_toast
 
         # Sell what was bought today: T+1 says none of it is sellable, with the numbers.
         screen = await open_ticket(app, pilot, "s")

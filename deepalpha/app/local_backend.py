@@ -256,7 +256,9 @@ class LocalBackend(Backend):
                     limits=book.risk.limits,
                     settings=dict(trader.settings),
                     win_rate=self._win_rate(trader.id),
-                    max_drawdown=_max_drawdown(self._curves.get(trader.id, ()), pf.equity()),
+                    max_drawdown=_max_drawdown(
+                        self._curves.get(trader.id, ()), pf.equity(), pf.deposits_total()
+                    ),
                     safe_mode=ai.safe_mode if ai is not None else False,
                     open_proposals=len(ai.proposals) if ai is not None else 0,
                 )
@@ -568,9 +570,12 @@ class LocalBackend(Backend):
         await self.runtime.store.set_preference(key, value)
 
 
-def _max_drawdown(curve: Iterable[tuple[date, Decimal]], now: Decimal) -> Decimal | None:
-    """The deepest fall from a peak of the daily equity curve and today's equity (0..1)."""
-    peak: Decimal | None = None
+def _max_drawdown(
+    curve: Iterable[tuple[date, Decimal]], now: Decimal, start: Decimal | None = None
+) -> Decimal | None:
+    """The deepest fall from a peak (0..1) of: the money put in, each day's closing equity,
+    and equity now — so a trader below its starting cash on day one has a drawdown."""
+    peak: Decimal | None = start if start else None
     worst = ZERO
     for equity in (*(e for _, e in curve), now):
         if peak is None or equity > peak:

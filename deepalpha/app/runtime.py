@@ -225,6 +225,11 @@ class Runtime:
         for trader in state.traders:
             if trader.kind in AI_KINDS:
                 self._attach_ai(trader, state.ai_states.get(trader.id), records)
+                runner = self.ai_traders.get(trader.id)
+                if runner is not None and trader.kind is TraderKind.HYBRID:
+                    recent = await self.store.decisions(trader.id, limit=200)
+                    if runner.reconcile(recent):
+                        log.info("%s: proposals left open by an unclean stop expired", trader.id)
         if opts.frozen_at is not None:
             # Play the simulated market up to a fixed moment and stop there: the screens then
             # show the same state every time (snapshot tests, screenshots).

@@ -112,6 +112,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "买入 {symbol}：模型连续 {failures} 次失败，已进入安全模式；模型恢复前不开新仓",
     ),
     "ai.proposal.rejected": ("rejected by the user", "已被用户拒绝"),
+    "ai.proposal.lost": (
+        "the proposal was no longer open when DeepAlpha started again",
+        "DeepAlpha 重新启动时该提案已不再有效",
+    ),
+    "ai.proposal.superseded": (
+        "replaced by the newer proposal of cycle {cycle}",
+        "已被第 {cycle} 轮的新提案取代",
+    ),
     "ai.proposal.expired": (
         "the proposal expired unanswered at {time}",
         "提案在 {time} 前未获处理，已过期",

@@ -49,6 +49,7 @@ from deepalpha.i18n import Msg, to_stored
 SAFE_MODE = "SAFE_MODE"
 USER_REJECTED = "USER_REJECTED"
 EXPIRED = "EXPIRED"
+SUPERSEDED = "SUPERSEDED"
 SAFE_MODE_AFTER = 3  # consecutive model failures
 MAX_PROMPT_TOKENS = 6000
 
@@ -329,6 +330,26 @@ class AiTrader:
                 reason=verdict.reason,
             )
         if self.mode == "hybrid":
+            # A newer view of the same trade replaces the one still waiting, so proposals do
+            # not pile up while nobody answers.
+            for old in self.proposals:
+                same = (old.request.symbol, old.request.side) == (
+                    verdict.request.symbol,
+                    verdict.request.side,
+                )
+                if same:
+                    del self._proposals[old.id]
+                    reason = Msg("ai.proposal.superseded", cycle=record.cycle)
+                    self._answer(
+                        old,
+                        partial(
+                            _result,
+                            accepted=False,
+                            status="superseded",
+                            code=SUPERSEDED,
+                            reason=reason,
+                        ),
+                    )
             proposal = Proposal(
                 self._new_id(),
                 verdict.request,
@@ -389,6 +410,37 @@ class AiTrader:
     def proposals(self) -> list[Proposal]:
         """Proposals waiting for an answer, oldest first."""
         return sorted(self._proposals.values(), key=lambda p: p.created)
+
+    def reconcile(self, records: Iterable[DecisionRecord]) -> int:
+        """Mark as expired the stored results still saying "proposed" whose proposal is not
+        open any more (lost in an unclean stop): the record must not promise an approval
+        that can no longer happen. Returns how many were corrected."""
+        open_slots = {(p.record_id, p.index) for p in self._proposals.values()}
+        fixed = 0
+        for record in records:
+            if record.trader_id != self.trader_id:
+                continue
+            results = list(record.results)
+            stale = [
+                i
+                for i, r in enumerate(results)
+                if r.get("status") == "proposed" and (record.id, i) not in open_slots
+            ]
+            if not stale:
+                continue
+            for i in stale:
+                r = results[i]
+                decision = Decision(r["symbol"], Action(r["action"]), r["quantity"])
+                results[i] = _result(
+                    decision,
+                    accepted=False,
+                    status="expired",
+                    code=EXPIRED,
+                    reason=Msg("ai.proposal.lost"),
+                )
+            fixed += len(stale)
+            self.publish(DecisionEvent(dataclasses.replace(record, results=results)))
+        return fixed
 
     def open_records(self) -> list[DecisionRecord]:
         """The records whose proposals still wait for an answer."""

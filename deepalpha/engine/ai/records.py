@@ -4,8 +4,8 @@ was made of it and what it cost. Plain data: storage writes it as one ``decision
 ``decisions`` and ``results`` are JSON-safe (Decimals as their exact strings). A result says, per
 decision: ``symbol``, ``action``, ``quantity``, ``accepted``, ``reject_code``, ``reject_reason``
 (English), ``order_id`` and ``status`` (``placed``, ``rejected``, ``proposed``, ``approved``,
-``user_rejected``, ``expired``, ``hold``, ``wait``); ``reject_key`` and ``reject_params`` let a
-screen say the reason in the user's language.
+``user_rejected``, ``expired``, ``superseded``, ``hold``, ``wait``); ``reject_key`` and
+``reject_params`` let a screen say the reason in the user's language.
 """
 
 from __future__ import annotations
