@@ -308,7 +308,8 @@ def test_a_slow_model_blocks_neither_the_feed_nor_other_traders(
             after = b.ai_status(AI_DEMO)
             assert after is not None and after.cycle > demo.cycle  # so did the other trader
             await until(lambda: b.decisions("slow"))
-            (record,) = b.decisions("slow")
+            # Later cycles may already have followed (the script has no more answers).
+            record = next(r for r in b.decisions("slow") if r.cycle == 1)
             assert record.success and record.latency_ms >= 2000
             final = b.ai_status("slow")
             assert final is not None and final.skipped >= 1  # slots missed, not queued
