@@ -417,13 +417,13 @@ def test_baseline_over_the_whole_file(tmp_path: Path, real_data: Path) -> None:
         "0.000000",
     )
     assert (s["trades"], s["round_trips"]) == (21, 10)
-    assert s["final_equity"] == "9979939.29"
-    assert s["fees_total"] == "9747.71"
+    assert s["final_equity"] == "9975502.66"
+    assert s["fees_total"] == "9744.34"
     # Every order is a decision's, or a market sell of the engine's stop-loss / take-profit.
     placed = {a["order_id"] for d in report["decisions"] for a in d["actions"] if a["order_id"]}
     exits = [o for o in report["orders"] if o["id"] not in placed]
     assert placed <= {o["id"] for o in report["orders"]}
     assert all((o["side"], o["type"]) == ("sell", "market") for o in exits)
-    assert (len(placed), len(exits)) == (15, 6)
+    assert (len(placed), len(exits)) == (16, 5)
     buys = [f for f in report["fills"] if f["side"] == "buy"]
     assert all(f["quantity"] % 100 == 0 for f in buys)

@@ -5,9 +5,10 @@ Rules, on the primary (1-minute) timeframe:
 
 - flat, and EMA20 > EMA50, MACD histogram > 0, 40 ≤ RSI14 ≤ 70, not at limit-up, an ask to buy
   from: buy whole lots worth up to ``cash_fraction`` of the available cash at the ask, with the
-  stop at entry − 2×ATR and the take-profit at entry + 3.5×ATR (reward:risk 1.75, rounded
-  outwards onto the tick grid: validation measures it from the price at that moment, which may
-  be a tick or two from the entry, against a minimum of 1.5 by default);
+  stop at entry − 2×ATR and the take-profit at entry + 3.5×ATR, ATR being the larger of the 1-
+  and 15-minute ATR 14 (reward:risk 1.75, rounded outwards onto the tick grid: validation
+  measures it from the price at that moment, which may be a tick or two from the entry, against
+  a minimum of 1.5 by default);
 - held: sell the sellable shares when EMA20 < EMA50 or the price is at or below avg cost − 2×ATR;
   otherwise hold;
 - anything else: wait.
@@ -22,7 +23,13 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from deepalpha.engine.ai.context import PRIMARY, DecisionContext, Indicators, SymbolContext
+from deepalpha.engine.ai.context import (
+    PRIMARY,
+    SECONDARY,
+    DecisionContext,
+    Indicators,
+    SymbolContext,
+)
 
 FEE_MARGIN = Decimal("1.003")  # cash kept back for fees on a buy
 
@@ -146,6 +153,12 @@ class BaselineModel:
             "p": s.last,
         }
         atr = Decimal(repr(ind.atr14))
+        # Stops a few one-minute ATRs away are inside the noise and sell at a loss within
+        # minutes (fees both ways, HK stamp duty each side): measure the distance on the
+        # slower timeframe when it is ready.
+        slow = s.indicators.get(SECONDARY)
+        if slow is not None and slow.atr14 is not None:
+            atr = max(atr, Decimal(repr(slow.atr14)))
         if held and pos is not None:
             stop = _snap((pos.avg_cost or s.last) - self.stop_atr * atr, s.tick, up=False)
             nums["sl"] = stop
@@ -200,7 +213,12 @@ class BaselineModel:
         budget[s.currency] -= quantity * entry * FEE_MARGIN
         rr = ((take - entry) / (entry - stop)).quantize(Decimal("0.01"), ROUND_FLOOR)
         line = text["buy"].format(
-            q=quantity, sl=stop, tp=take, atr=_f(ind.atr14), rr=rr, **{**nums, "p": entry}
+            q=quantity,
+            sl=stop,
+            tp=take,
+            atr=atr.quantize(Decimal("0.001")),
+            rr=rr,
+            **{**nums, "p": entry},
         )
         rsi_mid = (self.rsi_low + self.rsi_high) / 2
         confidence = round(0.75 - abs(ind.rsi14 - rsi_mid) / 100, 2)
