@@ -210,6 +210,104 @@ def test_a_reply_breaking_lots_is_rejected_with_lot_size(desk: Desk, server: Fak
     assert result["order_id"] is None and not desk.broker.orders
 
 
+BUY_JSON = (
+    '{"symbol": "600519", "action": "buy", "quantity": 100, "stop_loss": 1650.00, '
+    '"take_profit": 1800.00, "confidence": 0.8}'
+)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        f"<reasoning>fenced</reasoning><decision>```json\n[{BUY_JSON}]\n```</decision>",
+        "<reasoning>全角</reasoning><decision>［｛“symbol”：“600519”，“action”：“buy”，"
+        "“quantity”：100，“stop_loss”：1650.00，“take_profit”：1800.00，"
+        "“confidence”：0.8｝］</decision>",
+        f"<reasoning>one object</reasoning><decision>{BUY_JSON}</decision>",
+        f"Sure! Here is my answer.\n<reasoning>chatter</reasoning>\n<decision>[{BUY_JSON}]"
+        "</decision>\nHope this helps.",
+    ],
+    ids=["fenced", "full-width", "lone-object", "chatter"],
+)
+def test_untidy_replies_from_the_server_still_trade(
+    desk: Desk, server: FakeOpenAI, reply: str
+) -> None:
+    server.push(ok(reply))
+
+    async def go() -> DecisionRecord:
+        async with client(server) as model:
+            return await desk.trader(model).run_cycle(NOW)
+
+    record = asyncio.run(go())
+    assert record.raw_reply == reply and record.success
+    result = only(record)
+    assert (result["action"], result["quantity"], result["status"]) == ("buy", 100, "placed")
+    assert desk.broker.orders[result["order_id"]].status is OrderStatus.FILLED
+
+
+@pytest.mark.parametrize(
+    ("decision", "code", "words"),
+    [
+        (
+            '{"symbol": "600519", "action": "buy", "quantity": 100, "order_type": "limit", '
+            '"limit_price": 1900.00, "stop_loss": 1650, "take_profit": 2100, "confidence": 0.8}',
+            "PRICE_LIMIT",
+            "1530.00–1870.00",
+        ),
+        (
+            '{"symbol": "600519", "action": "buy", "quantity": 100, "stop_loss": 1690.00, '
+            '"take_profit": 1705.00, "confidence": 0.8}',
+            "REWARD_RISK",
+            "reward:risk",
+        ),
+        (
+            '{"symbol": "600519", "action": "buy", "quantity": 100, "stop_loss": 1650, '
+            '"take_profit": 1800, "confidence": 0.3}',
+            "LOW_CONFIDENCE",
+            "0.3",
+        ),
+    ],
+    ids=["band", "reward-risk", "confidence"],
+)
+def test_a_reply_breaking_a_rule_is_rejected_with_the_reason_recorded(
+    desk: Desk, server: FakeOpenAI, decision: str, code: str, words: str
+) -> None:
+    server.push(ok(f"<reasoning>try it</reasoning><decision>[{decision}]</decision>"))
+
+    async def go() -> DecisionRecord:
+        async with client(server) as model:
+            return await desk.trader(model).run_cycle(NOW)
+
+    result = only(asyncio.run(go()))
+    assert (result["accepted"], result["status"], result["reject_code"]) == (
+        False,
+        "rejected",
+        code,
+    )
+    assert words in result["reject_reason"], result["reject_reason"]
+    assert result["reject_key"] and result["order_id"] is None and not desk.broker.orders
+
+
+def test_selling_todays_buy_is_rejected_t_plus_one(desk: Desk, server: FakeOpenAI) -> None:
+    sell = (
+        '<reasoning>take it back</reasoning><decision>[{"symbol": "600519", '
+        '"action": "sell", "quantity": 100, "confidence": 0.9}]</decision>'
+    )
+    server.push(ok(buy_reply()), ok(sell))
+
+    async def go() -> DecisionRecord:
+        async with client(server) as model:
+            trader = desk.trader(model)
+            trader.settings = dataclasses.replace(trader.settings, min_holding_minutes=0)
+            await trader.run_cycle(NOW)
+            return await trader.run_cycle(NOW + timedelta(minutes=5))
+
+    result = only(asyncio.run(go()))
+    assert (result["status"], result["reject_code"]) == ("rejected", "T_PLUS_ONE")
+    assert "T+1" in result["reject_reason"], result["reject_reason"]
+    assert len(desk.broker.orders) == 1  # the buy only
+
+
 def test_three_failures_enter_safe_mode_until_the_model_answers(
     desk: Desk, server: FakeOpenAI
 ) -> None:
