@@ -1,7 +1,8 @@
 """(e) One AI decision cycle's context and prompts, model time excluded.
 
 A cycle is ``build_context`` (account, positions, indicators at 1m and 15m through TA-Lib) plus
-``render_prompts`` for 50 candidate symbols with 240 one-minute bars each (a full A-share day).
+``render_prompts`` for 50 candidate symbols with 800 one-minute bars each: the window the
+running engine keeps per symbol (``minute_bars.BARS_KEPT``), a little over three A-share days.
 The baseline row is the same cycle for 1 symbol, so the ratio (symbols/s at 50 ÷ symbols/s at 1)
 says whether per-symbol cost stays flat: ~1× is good. Aim: < 50 ms a cycle at 50 symbols. The
 check also asserts every symbol reaches the prompt with its indicators computed.
@@ -22,9 +23,10 @@ from deepalpha.engine.marketdata import Bar, Quote
 from deepalpha.engine.markets.instruments import InstrumentRegistry, a_share
 from deepalpha.engine.markets.sessions import SHANGHAI, Phase
 from deepalpha.engine.markets.symbols import Market
+from deepalpha.engine.minute_bars import BARS_KEPT
 
 SYMBOLS = 50
-BARS = 240
+BARS = BARS_KEPT
 TARGET_MS = 50.0
 DAY = date(2024, 3, 4)
 NOW = datetime.combine(DAY, time(15, 0), SHANGHAI)
@@ -32,12 +34,15 @@ HELD = 5  # symbols the trader holds
 
 
 def _minutes() -> list[datetime]:
-    """The 240 one-minute bar end times of an A-share day: 09:31–11:30 and 13:01–15:00."""
+    """One-minute bar end times (09:31–11:30, 13:01–15:00) of the days up to DAY, the last
+    ``BARS`` of them."""
     out: list[datetime] = []
-    for start in (time(9, 30), time(13, 0)):
-        t0 = datetime.combine(DAY, start, SHANGHAI)
-        out.extend(t0 + timedelta(minutes=i + 1) for i in range(120))
-    return out
+    for back in range(BARS // 240 + 1, -1, -1):
+        day = DAY - timedelta(days=back)
+        for start in (time(9, 30), time(13, 0)):
+            t0 = datetime.combine(day, start, SHANGHAI)
+            out.extend(t0 + timedelta(minutes=i + 1) for i in range(120))
+    return out[-BARS:]
 
 
 def make_desk(n: int) -> tuple[PaperBroker, list[str], dict[str, list[Bar]]]:
@@ -47,7 +52,7 @@ def make_desk(n: int) -> tuple[PaperBroker, list[str], dict[str, list[Bar]]]:
     broker.start_day(Market.CN, DAY)
     broker.set_phase(Market.CN, Phase.CONTINUOUS)
     pf = broker.portfolio("t1")
-    times = _minutes()[:BARS]
+    times = _minutes()
     bars: dict[str, list[Bar]] = {}
     for k, sym in enumerate(symbols):
         base = 10.0 + k
@@ -56,7 +61,7 @@ def make_desk(n: int) -> tuple[PaperBroker, list[str], dict[str, list[Bar]]]:
         for i, t in enumerate(times):
             close = Decimal(f"{base * (1 + 0.0002 * i + 0.004 * math.sin(i / 5 + k)):.2f}")
             hi, lo = max(prev, close) + Decimal("0.02"), min(prev, close) - Decimal("0.01")
-            series.append(Bar(sym, t, DAY, prev, hi, lo, close, 10_000 + i))
+            series.append(Bar(sym, t, t.date(), prev, hi, lo, close, 10_000 + i))
             prev = close
         bars[sym] = series
         broker.set_reference(sym, DAY, Decimal(f"{base:.2f}"))
@@ -93,7 +98,8 @@ def _row(n: int, cycles: int, repeat: int) -> tuple[BenchResult, float, bool, in
         len(ctx.symbols) == n
         and all(s.symbol in user for s in ctx.symbols)
         and all(s.indicators["1m"].ema50 is not None for s in ctx.symbols)
-        and all(s.indicators["15m"].bars == BARS // 15 for s in ctx.symbols)
+        # 15-minute buckets of each day (a day's first bucket may be partial).
+        and all(abs(s.indicators["15m"].bars - BARS / 15) <= 4 for s in ctx.symbols)
         and len(ctx.positions) == min(n, HELD)
     )
     ms = cpu / cycles * 1000

@@ -213,18 +213,7 @@ def _run(
                 key = (symbol, bar.time.replace(tzinfo=None) if intraday[symbol] else day)
                 scripted_now = due.pop(key, None)
                 if scripted_now:
-                    waiting = (waiting or []) + [
-                        OrderRequest(
-                            TRADER,
-                            so.symbol,
-                            so.side,
-                            so.quantity,
-                            so.type,
-                            so.limit_price,
-                            source="scripted",
-                        )
-                        for so in scripted_now
-                    ]
+                    waiting = (waiting or []) + [so.request(TRADER) for so in scripted_now]
             if waiting:
                 if bar.pre_close is not None:
                     broker.set_reference(symbol, day, bar.pre_close, bar.status)
@@ -254,15 +243,7 @@ def _run(
     for (symbol, when), items in sorted(due.items(), key=lambda kv: str(kv[0][1])):
         for so in items:
             broker.record_rejected(
-                OrderRequest(
-                    TRADER,
-                    so.symbol,
-                    so.side,
-                    so.quantity,
-                    so.type,
-                    so.limit_price,
-                    source="scripted",
-                ),
+                so.request(TRADER),
                 RejectCode.MARKET_CLOSED,
                 Msg("backtest.no_bar", line=so.line, symbol=symbol, when=str(when)),
             )

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from deepalpha.engine.markets.symbols import SymbolError, normalize
-from deepalpha.engine.orders import OrderType, Side
+from deepalpha.engine.orders import OrderRequest, OrderType, Side
 
 
 class OrdersFileError(ValueError):
@@ -29,6 +29,17 @@ class ScriptedOrder:
     quantity: int
     type: OrderType
     limit_price: Decimal | None
+
+    def request(self, trader_id: str) -> OrderRequest:
+        return OrderRequest(
+            trader_id,
+            self.symbol,
+            self.side,
+            self.quantity,
+            self.type,
+            self.limit_price,
+            source="scripted",
+        )
 
 
 def load_orders(path: Path) -> list[ScriptedOrder]:
