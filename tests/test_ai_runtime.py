@@ -100,7 +100,7 @@ def test_the_demo_ai_trader_decides_and_trades_in_its_first_cycle(tmp_path: Path
                 assert order.quantity == r["quantity"] and order.source == "ai"
             status = b.ai_status(AI_DEMO)
             assert status is not None and status.cycle >= 1 and not status.safe_mode
-            assert status.interval_minutes == 2  # the demo's short interval
+            assert status.interval_minutes == 5  # simulated minutes: seconds on the 60× clock
         finally:
             await b.stop()
         # The record is stored: a restart shows it again.

@@ -66,7 +66,7 @@ AI_SYMBOLS = [
 AI_POLL_SECONDS = 0.25  # how often the AI scheduler looks at the market clock
 
 
-def demo_traders(ai_interval_minutes: int = 1) -> list[TraderConfig]:
+def demo_traders(ai_interval_minutes: int = 5) -> list[TraderConfig]:
     return [
         TraderConfig(YOU, "You", TraderKind.DISCRETIONARY, limits=RiskLimits(max_open_orders=200)),
         TraderConfig(
@@ -92,8 +92,8 @@ def demo_traders(ai_interval_minutes: int = 1) -> list[TraderConfig]:
             limits=RiskLimits(
                 max_order_value=Decimal(300_000), max_open_orders=20, max_daily_loss=Decimal(50_000)
             ),
-            # A short interval so a first run shows the AI deciding within a minute of
-            # simulated time; the baseline model needs no key and no network.
+            # Its first cycle is at the first continuous moment, on warmed-up indicators, so
+            # a first run shows it deciding at once; the baseline needs no key, no network.
             settings={"symbols": AI_SYMBOLS, "interval_minutes": ai_interval_minutes},
             model_profile=BASELINE,
         ),
@@ -290,7 +290,7 @@ class Runtime:
         return start
 
     async def _create_demo(self) -> StoredState:
-        traders = demo_traders(self.settings.ai.demo_interval_minutes)
+        traders = demo_traders(self.settings.ai.interval_minutes)
         await self.store.create_traders(
             traders,
             [

@@ -168,10 +168,8 @@ class ModelProfileSettings(BaseModel):
 class AiSettings(BaseModel):
     """AI traders: how often they decide, the rules their decisions must pass, and models."""
 
+    # Market time: on the simulator's 60× clock five minutes pass in five seconds.
     interval_minutes: int = Field(5, ge=1, le=240)
-    demo_interval_minutes: int = Field(
-        2, ge=1, le=240
-    )  # the demo AI trader: lively on the simulator
     proposal_minutes: int = Field(10, ge=1, le=1440)  # hybrid proposals expire after this
     min_confidence: Decimal = Field(Decimal("0.6"), ge=0, le=1)
     min_reward_risk: Decimal = Field(Decimal("1.5"), ge=0)
