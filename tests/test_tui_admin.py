@@ -275,6 +275,105 @@ def test_backtest_on_real_file_by_keyboard(tmp_path: Path, real_data: Path) -> N
     run(tmp_path / "data", "backtest", scenario)
 
 
+FIVE_MIN = "a_600519_5min_2026.csv"
+
+
+async def pick_ai_backtest(
+    app: DeepAlphaApp, pilot: Pilot[None], screen: BacktestScreen, model_steps: int
+) -> None:
+    """The 5-minute Moutai file, the AI trader, the model ``model_steps`` down the list and
+    one decision every 240 minutes (two a day)."""
+    names = [p.name for p in screen.files]
+    await tab_to(app, pilot, "bt-files")
+    await pilot.press(*["down"] * names.index(FIVE_MIN), "space")
+    await tab_to(app, pilot, "bt-strategy")
+    await pilot.press("enter", "down", "down", "enter")  # sma_cross → orders → AI trader
+    await settle(app, pilot)
+    assert screen.query_one("#bt-strategy", Select).value == "ai"
+    assert not screen.query_one("#bt-model").has_class("hidden")
+    assert screen.query_one("#bt-sma").has_class("hidden")
+    if model_steps:
+        await tab_to(app, pilot, "bt-model")
+        await pilot.press("enter", *["down"] * model_steps, "enter")
+    await tab_to(app, pilot, "bt-interval")
+    await pilot.press("backspace")
+    await type_text(pilot, "240")
+
+
+def test_an_ai_backtest_from_the_screen_with_the_baseline(tmp_path: Path, real_data: Path) -> None:
+    async def scenario(app: DeepAlphaApp, pilot: Pilot[None]) -> None:
+        screen = app.screen
+        assert isinstance(screen, BacktestScreen)
+        await pick_ai_backtest(app, pilot, screen, 0)
+        await pilot.press("ctrl+r")
+        await wait_until(app, pilot, lambda: screen.report is not None or screen.error is not None)
+        assert screen.error is None and screen.report is not None
+        ai = screen.report["summary"]["ai"]
+        assert (ai["model"], ai["interval_minutes"], ai["model_calls"]) == (
+            "baseline (no LLM)",
+            240,
+            0,
+        )
+        assert ai["cycles"] == len(screen.report["decisions"]) > 30
+        await settle(app, pilot)
+        console = Console(width=200, record=True)
+        console.print(summary_table(screen.report))
+        text = console.export_text()
+        assert "Decision cycles" in text and "baseline (no LLM)" in text
+        assert "Decision&#160;cycles" in app.export_screenshot()  # and it is on screen
+
+    run(tmp_path / "data", "backtest", scenario)
+
+
+def test_a_paid_model_backtest_asks_before_it_spends(
+    tmp_path: Path, real_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deepseek profile pointed at a scripted loopback server: the screen shows the
+    estimate and runs nothing until the person says yes."""
+    from tests.fake_openai import Scripted, chat_body, fake_openai
+
+    wait = Scripted(200, chat_body("<reasoning>calm</reasoning><decision>[]</decision>"))
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test-key-1234")
+    with fake_openai([wait] * 200) as server:
+        config = tmp_path / "settings.toml"
+        config.write_text(
+            f'[ai.profiles.deepseek]\nbase_url = "{server.url}"\nretries = 0\n', "utf-8"
+        )
+        monkeypatch.setenv("DEEPALPHA_CONFIG", str(config))
+
+        async def scenario(app: DeepAlphaApp, pilot: Pilot[None]) -> None:
+            screen = app.screen
+            assert isinstance(screen, BacktestScreen)
+            profiles = [p for p, _ in app.backend.model_profiles()]
+            await pick_ai_backtest(app, pilot, screen, profiles.index("deepseek"))
+            assert screen.query_one("#bt-model", Select).value == "deepseek"
+            await pilot.press("ctrl+r")
+            await wait_until(app, pilot, lambda: isinstance(app.screen, ConfirmScreen), 60)
+            question = str(app.screen.query_one("#question", Label).render())
+            assert "deepseek · deepseek-chat" in question and "CNY" in question
+            cost = screen.cost
+            assert cost is not None and cost.calls > 30 and cost.cached == 0 and cost.priced
+            assert f"{cost.calls} model calls" in question
+            assert server.requests == []  # the estimate asked nothing
+            await pilot.press("n")
+            await settle(app, pilot)
+            assert screen.report is None and server.requests == []
+            assert "Not run" in str(screen.query_one("#bt-summary", Static).render())
+            # Yes this time: the calls are made, with the key, and their cost reported.
+            await pilot.press("ctrl+r")
+            await wait_until(app, pilot, lambda: isinstance(app.screen, ConfirmScreen), 60)
+            await pilot.press("y")
+            await wait_until(
+                app, pilot, lambda: screen.report is not None or screen.error is not None, 60
+            )
+            assert screen.error is None and screen.report is not None
+            ai = screen.report["summary"]["ai"]
+            assert ai["model_calls"] == cost.calls == len(server.requests)
+            assert Decimal(ai["cost"]) > 0 and ai["currency"] == "CNY"
+
+        run(tmp_path / "data", "backtest", scenario)
+
+
 # --- backups ------------------------------------------------------------------------------
 def test_backup_and_restore_with_confirmation(tmp_path: Path) -> None:
     async def scenario(app: DeepAlphaApp, pilot: Pilot[None]) -> None:

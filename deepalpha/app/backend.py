@@ -155,6 +155,20 @@ class AiStatus:
     error: str | None = None  # why the model could not be opened (e.g. a missing key)
 
 
+@dataclass(frozen=True, slots=True)
+class BacktestCost:
+    """What an AI backtest would still pay its model (replies already cached are free)."""
+
+    profile: str
+    model: str
+    cycles: int
+    cached: int
+    calls: int
+    cost: Decimal
+    currency: str
+    priced: bool  # False: a paid endpoint missing from the price table; the cost is unknown
+
+
 ProgressFn = Callable[[int, int], None]
 
 
@@ -282,9 +296,26 @@ class Backend(ABC):
         strategy: str | None = None,
         params: Mapping[str, str] | None = None,
         orders_file: Path | None = None,
+        ai_model: str | None = None,
+        ai_interval: int | None = None,
         progress: ProgressFn | None = None,
     ) -> dict[str, Any]:
-        """Run a backtest off the UI thread; returns the JSON report."""
+        """Run a backtest off the UI thread; returns the JSON report. With ``ai_model`` (a
+        profile name) an AI trader trades the data; a paid model is run only after
+        :meth:`estimate_backtest` was shown to the person."""
+
+    @abstractmethod
+    async def estimate_backtest(
+        self,
+        data: Sequence[Path],
+        cash: Decimal,
+        *,
+        ai_model: str,
+        ai_interval: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> BacktestCost | None:
+        """What an AI backtest would cost; ``None`` when its model is free (the baseline, a
+        local server)."""
 
     @abstractmethod
     async def list_backups(self) -> list[BackupView]: ...

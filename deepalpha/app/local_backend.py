@@ -8,12 +8,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepalpha.app.ai_models import model_label, profile_names
 from deepalpha.app.backend import (
     AiStatus,
     Backend,
+    BacktestCost,
     BackupView,
     MarketStatus,
     OrderPreview,
@@ -42,7 +43,10 @@ from deepalpha.engine.markets.rules import tick_size
 from deepalpha.engine.markets.symbols import SymbolError, normalize
 from deepalpha.engine.orders import Fill, Order, OrderRequest, OrderType, Side
 from deepalpha.engine.traders import TraderConfig, TraderKind
-from deepalpha.i18n import Msg
+from deepalpha.i18n import Msg, language
+
+if TYPE_CHECKING:
+    from deepalpha.app.backtest_job import AiOptions
 
 ZERO = Decimal(0)
 ORDER_HISTORY = 200_000  # orders loaded back on start for the blotter
@@ -493,6 +497,8 @@ class LocalBackend(Backend):
         strategy: str | None = None,
         params: Mapping[str, str] | None = None,
         orders_file: Path | None = None,
+        ai_model: str | None = None,
+        ai_interval: int | None = None,
         progress: ProgressFn | None = None,
     ) -> dict[str, Any]:
         from deepalpha.app.backtest_job import run_backtest_job  # noqa: PLC0415
@@ -507,7 +513,40 @@ class LocalBackend(Backend):
             dict(params or {}),
             orders_file,
             progress,
+            ai=_ai_options(ai_model, ai_interval),
         )
+
+    async def estimate_backtest(
+        self,
+        data: Sequence[Path],
+        cash: Decimal,
+        *,
+        ai_model: str,
+        ai_interval: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> BacktestCost | None:
+        from deepalpha.app.backtest_job import estimate, prepare  # noqa: PLC0415
+
+        settings = self.runtime.settings
+        options = _ai_options(ai_model, ai_interval)
+
+        def work() -> BacktestCost | None:
+            prepared = prepare(settings, list(data), cash, None, {}, None, ai=options)
+            found = estimate(prepared, progress)
+            if found is None:
+                return None
+            return BacktestCost(
+                found.profile,
+                found.model,
+                found.cycles,
+                found.cached,
+                found.calls,
+                found.cost,
+                found.currency,
+                found.priced,
+            )
+
+        return await asyncio.to_thread(work)
 
     async def list_backups(self) -> list[BackupView]:
         from deepalpha.sync.backup import list_backups  # noqa: PLC0415
@@ -568,6 +607,15 @@ class LocalBackend(Backend):
 
     async def set_preference(self, key: str, value: Any) -> None:
         await self.runtime.store.set_preference(key, value)
+
+
+def _ai_options(model: str | None, interval: int | None) -> AiOptions | None:
+    """The AI trader of a backtest: a profile by name, prompts in the user's language."""
+    from deepalpha.app.backtest_job import AiOptions  # noqa: PLC0415 - only for backtests
+
+    if model is None:
+        return None
+    return AiOptions(model=model, interval_minutes=interval, lang=language())
 
 
 def _max_drawdown(

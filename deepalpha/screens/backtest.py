@@ -24,14 +24,17 @@ from textual.widgets import Input, Label, ProgressBar, Select, SelectionList, St
 from textual_plotext import PlotextPlot
 
 import deepalpha
+from deepalpha.app.backend import BacktestCost
 from deepalpha.i18n import language, t
 from deepalpha.screens.base import BaseScreen, localize_bindings
+from deepalpha.screens.confirm import ConfirmScreen
 from deepalpha.widgets.colours import change_style
 
 # The shared real-data folder beside a checkout; a user's machine may not have it.
 REAL_DATA = Path(deepalpha.__file__).resolve().parents[2] / "shared" / "data" / "real"
 BINDING_TEXT = {"backtest.run": "backtest.key_run"}
 ORDERS_FILE = "orders-file"
+AI_TRADER = "ai"
 
 
 def data_files(folder: Path = REAL_DATA) -> list[Path]:
@@ -84,6 +87,7 @@ class BacktestScreen(BaseScreen):
         self.report: dict[str, Any] | None = None
         self.error: str | None = None
         self.running = False
+        self.cost: BacktestCost | None = None  # the last estimate shown for a paid model
         self._lang = language()
 
     # --- layout -------------------------------------------------------------------------
@@ -100,7 +104,11 @@ class BacktestScreen(BaseScreen):
                 yield Input(placeholder="/path/a.csv, /path/b.csv", id="bt-paths", compact=True)
                 yield Label(t("backtest.strategy"), id="bt-strategy-label")
                 yield Select(
-                    [("sma_cross", "sma_cross"), (t("backtest.orders_csv"), ORDERS_FILE)],
+                    [
+                        ("sma_cross", "sma_cross"),
+                        (t("backtest.orders_csv"), ORDERS_FILE),
+                        (t("backtest.ai_trader"), AI_TRADER),
+                    ],
                     value="sma_cross",
                     allow_blank=False,
                     id="bt-strategy",
@@ -114,6 +122,22 @@ class BacktestScreen(BaseScreen):
                 yield Label(t("backtest.orders_path"), id="bt-orders-label", classes="hidden")
                 yield Input(
                     placeholder="orders.csv", id="bt-orders", classes="hidden", compact=True
+                )
+                yield Label(t("backtest.ai_model"), id="bt-model-label", classes="hidden")
+                yield Select(
+                    [(label, p) for p, label in self.backend.model_profiles()],
+                    value="baseline",
+                    allow_blank=False,
+                    id="bt-model",
+                    classes="hidden",
+                    compact=True,
+                )
+                yield Label(t("backtest.ai_interval"), id="bt-interval-label", classes="hidden")
+                yield Input(
+                    str(self.backend.ai_interval_minutes()),
+                    id="bt-interval",
+                    classes="hidden",
+                    compact=True,
                 )
                 yield Label(t("backtest.cash"), id="bt-cash-label")
                 yield Input("1000000", id="bt-cash", compact=True)
@@ -143,6 +167,8 @@ class BacktestScreen(BaseScreen):
             ("bt-strategy-label", "backtest.strategy"),
             ("bt-sma-label", "backtest.sma_params"),
             ("bt-orders-label", "backtest.orders_path"),
+            ("bt-model-label", "backtest.ai_model"),
+            ("bt-interval-label", "backtest.ai_interval"),
             ("bt-cash-label", "backtest.cash"),
             ("bt-hint", "backtest.hint"),
         ):
@@ -153,11 +179,14 @@ class BacktestScreen(BaseScreen):
 
     @on(Select.Changed, "#bt-strategy")
     def _strategy_changed(self, event: Select.Changed) -> None:
-        orders = event.value == ORDERS_FILE
-        for widget_id in ("bt-sma", "bt-sma-label"):
-            self.query_one(f"#{widget_id}").set_class(orders, "hidden")
-        for widget_id in ("bt-orders", "bt-orders-label"):
-            self.query_one(f"#{widget_id}").set_class(not orders, "hidden")
+        shown = {
+            "sma_cross": ("bt-sma", "bt-sma-label"),
+            ORDERS_FILE: ("bt-orders", "bt-orders-label"),
+            AI_TRADER: ("bt-model", "bt-model-label", "bt-interval", "bt-interval-label"),
+        }
+        for choice, widgets in shown.items():
+            for widget_id in widgets:
+                self.query_one(f"#{widget_id}").set_class(event.value != choice, "hidden")
 
     # --- input --------------------------------------------------------------------------
     def _value(self, widget_id: str) -> str:
@@ -185,7 +214,15 @@ class BacktestScreen(BaseScreen):
         if not cash.is_finite() or cash <= 0:
             raise BacktestInput("bt-cash", t("backtest.err_cash"))
         kwargs: dict[str, Any] = {"data": files, "cash": cash}
-        if self.query_one("#bt-strategy", Select).value == ORDERS_FILE:
+        choice = self.query_one("#bt-strategy", Select).value
+        if choice == AI_TRADER:
+            text = self._value("bt-interval")
+            if not text.isdigit() or not 1 <= int(text) <= 240:
+                raise BacktestInput("bt-interval", t("backtest.err_interval"))
+            model = self.query_one("#bt-model", Select).value
+            kwargs["ai_model"] = model if isinstance(model, str) else "baseline"
+            kwargs["ai_interval"] = int(text)
+        elif choice == ORDERS_FILE:
             text = self._value("bt-orders")
             orders = Path(text).expanduser() if text else None
             if orders is None or not orders.is_file():
@@ -226,7 +263,10 @@ class BacktestScreen(BaseScreen):
         bar.update(total=100, progress=0)
         self.query_one("#bt-summary", Static).update(t("backtest.running"))
         self.query_one("#bt-error", Static).update("")
-        self._run(kwargs)
+        if "ai_model" in kwargs:
+            self._run_ai(kwargs)
+        else:
+            self._run(kwargs)
 
     def _progress(self, done: int, total: int) -> None:
         self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
@@ -239,6 +279,9 @@ class BacktestScreen(BaseScreen):
 
     @work(exclusive=True, group="backtest")
     async def _run(self, kwargs: dict[str, Any]) -> None:
+        await self._execute(kwargs)
+
+    async def _execute(self, kwargs: dict[str, Any]) -> None:
         try:
             report = await self.backend.run_backtest(**kwargs, progress=self._progress_from_thread)
         except Exception as exc:  # bad data, bad orders file: its message names file and line
@@ -252,6 +295,41 @@ class BacktestScreen(BaseScreen):
         finally:
             self.running = False
         self._show_result()
+
+    @work(exclusive=True, group="backtest")
+    async def _run_ai(self, kwargs: dict[str, Any]) -> None:
+        """A paid model runs only once the person has seen what it would cost (replies
+        already cached cost nothing and are not counted)."""
+        try:
+            cost = await self.backend.estimate_backtest(
+                kwargs["data"],
+                kwargs["cash"],
+                ai_model=kwargs["ai_model"],
+                ai_interval=kwargs["ai_interval"],
+                progress=self._progress_from_thread,
+            )
+        except Exception as exc:  # a missing key, an unknown profile: say so, run nothing
+            self.error = str(exc) or type(exc).__name__
+            self.notify(self.error, title=t("backtest.failed"), severity="error", timeout=10)
+            self.running = False
+            self._show_result()
+            return
+        if cost is not None and cost.calls:
+            self.cost = cost
+            amount = f"{cost.currency} {cost.cost:.4f}" if cost.priced else t("backtest.unpriced")
+            question = t(
+                "backtest.confirm_cost",
+                model=f"{cost.profile} · {cost.model}",
+                calls=cost.calls,
+                cached=cost.cached,
+                amount=amount,
+            )
+            go = await self.app.push_screen_wait(ConfirmScreen(question))
+            if not go:
+                self.running = False
+                self.query_one("#bt-summary", Static).update(t("backtest.not_run"))
+                return
+        await self._execute(kwargs)
 
     # --- the report ---------------------------------------------------------------------
     def _show_result(self) -> None:
@@ -319,6 +397,17 @@ def summary_table(report: dict[str, Any], *, wide: bool = True) -> Table:
         (t("backtest.r_rejected"), str(statuses.get("rejected", 0))),
         (t("backtest.r_expired"), str(statuses.get("expired", 0))),
     ]
+    ai = s.get("ai")
+    if ai:
+        cells += [
+            (t("backtest.r_model"), str(ai.get("model") or ai.get("profile"))),
+            (t("backtest.r_cycles"), f"{ai.get('cycles', 0):,}"),
+            (
+                t("backtest.r_calls"),
+                f"{ai.get('model_calls', 0):,} / {ai.get('cached_replies', 0):,}",
+            ),
+            (t("backtest.r_cost"), f"{ai.get('currency', 'CNY')} {ai.get('cost', '0')}"),
+        ]
     if not wide:
         for label, value in cells:
             table.add_row(label, value)
