@@ -71,10 +71,6 @@ def priced(profile: ModelProfile, ai: AiSettings) -> ModelProfile:
     )
 
 
-def is_priced(profile: ModelProfile, ai: AiSettings) -> bool:
-    return profile.model in ai.price_table()
-
-
 def model_label(profile: str | None, ai: AiSettings | None = None) -> str:
     """What the UI calls a trader's model: "baseline (no LLM)", or "profile · model"."""
     if is_baseline(profile):

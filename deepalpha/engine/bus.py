@@ -9,7 +9,7 @@ order or a fill.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -20,29 +20,46 @@ Handler = Callable[[Any], None]
 
 
 class Subscription:
+    """A bounded queue of events for one async consumer. Full, it makes room for a new quote by
+    dropping the oldest queued quote (the newer one supersedes it); other events are never
+    dropped, so an order or a fill always arrives."""
+
     def __init__(self, bus: EventBus, types: tuple[type[Event], ...], maxsize: int) -> None:
         self._bus = bus
         self.types = types
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._items: deque[Event] = deque()
+        self._ready = asyncio.Event()
         self.maxsize = maxsize
         self.dropped = 0
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def offer(self, event: Event) -> None:
-        q = self.queue
-        if q.qsize() >= self.maxsize and isinstance(event, QuoteEvent):
-            self.dropped += 1  # quotes are superseded by the next one; losing one is harmless
-            return
-        q.put_nowait(event)
+        items = self._items
+        if len(items) >= self.maxsize and isinstance(event, QuoteEvent):
+            self.dropped += 1
+            for i, queued in enumerate(items):
+                if isinstance(queued, QuoteEvent):
+                    del items[i]
+                    break
+            else:
+                return  # nothing older to drop: this quote is the oldest
+        items.append(event)
+        self._ready.set()
 
     async def get(self) -> Event:
-        return await self.queue.get()
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._items.popleft()
 
     def close(self) -> None:
         self._bus.unsubscribe(self)
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while True:
-            yield await self.queue.get()
+            yield await self.get()
 
 
 class EventBus:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 ZERO = Decimal(0)
 FEN = Decimal("0.01")  # ¥0.01, also HK$0.01 (one cent)
@@ -25,10 +25,6 @@ def round_half_up(value: Decimal, step: Decimal = FEN) -> Decimal:
 
 def round_up(value: Decimal, step: Decimal = DOLLAR) -> Decimal:
     return (value / step).quantize(DOLLAR, rounding=ROUND_CEILING) * step
-
-
-def round_down(value: Decimal, step: Decimal) -> Decimal:
-    return (value / step).quantize(DOLLAR, rounding=ROUND_FLOOR) * step
 
 
 def truncate(value: Decimal, step: Decimal) -> Decimal:

@@ -92,7 +92,6 @@ class Portfolio:
     positions: dict[str, Position] = field(default_factory=dict)
     snapshots: list[EquitySnapshot] = field(default_factory=list)
     day_start_equity: Decimal | None = None
-    trades: int = 0
 
     # --- cash ---------------------------------------------------------------------------
     def account(self, currency: str) -> CashAccount:
@@ -172,7 +171,6 @@ class Portfolio:
             pos.cost_basis -= removed
             pos.realized_pnl += realized
             acct.realized_pnl += realized
-            self.trades += 1
         pos.fees_paid += fees
         acct.fees_paid += fees
         pos.last_price = fill.price

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import re
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -354,7 +354,3 @@ class SettingsScreen(BaseScreen):
 
     def refresh_data(self) -> None:
         """Nothing here changes by itself; the timer keeps the status bar live."""
-
-    def key_summary(self) -> dict[str, Any]:
-        """What the screen shows about keys (for tests): profile → state."""
-        return dict(self.key_states)
