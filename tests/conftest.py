@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+
+from deepalpha.engine import clock as clocks
+from deepalpha.engine.markets.sessions import SHANGHAI
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
@@ -14,6 +19,33 @@ def real_data() -> Path:
     if not REAL.is_dir():
         pytest.fail(f"real market data not found at {REAL}; it ships beside the checkout")
     return REAL
+
+
+# The real moment every test's engine starts at, in Beijing time: a Wednesday morning with both
+# markets trading. A test that needs another says so: @pytest.mark.moment("2025-12-25 10:00").
+DEFAULT_MOMENT = "2025-12-03 10:00"
+
+
+def _no_wall_clock(self: object) -> NoReturn:
+    raise AssertionError(
+        "a test read the machine's clock: engines take the pinned moment "
+        "(the `moment` fixture, @pytest.mark.moment) or an explicit Clock"
+    )
+
+
+@pytest.fixture(autouse=True)
+def moment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """Pin the machine's clock as the application sees it (``system_clock()``), so that no test
+    depends on the hour or the day it runs: the moment starts where the test says and runs at
+    the wall's pace. Reading the wall clock any other way fails the test."""
+    marker = request.node.get_closest_marker("moment")
+    text = marker.args[0] if marker is not None else DEFAULT_MOMENT
+    at = datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI)
+    pinned = clocks.SimulatedClock(at, 1.0)
+    monkeypatch.setattr(clocks, "system_clock", lambda: pinned)
+    if request.node.get_closest_marker("wall_clock") is None:
+        monkeypatch.setattr(clocks.WallClock, "now", _no_wall_clock)
+    return at
 
 
 @pytest.fixture(autouse=True)

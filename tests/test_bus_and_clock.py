@@ -46,16 +46,18 @@ def test_slow_subscriber_drops_old_quotes_but_never_other_events() -> None:
             bus.publish(_quote(i))
         for i in range(5):
             bus.publish(NotificationEvent("information", str(i)))
-        got = [await sub.get() for _ in range(sub.queue.qsize())]
+        got = [await sub.get() for _ in range(len(sub))]
         sub.close()
         bus.publish(_quote(99))
-        assert sub.queue.qsize() == 0  # closed: nothing more arrives
+        assert len(sub) == 0  # closed: nothing more arrives
         return got, sub.dropped
 
     got, dropped = asyncio.run(scenario())
     quotes = [e for e in got if isinstance(e, QuoteEvent)]
     notes = [e for e in got if isinstance(e, NotificationEvent)]
     assert len(quotes) == 3 and dropped == 7
+    # The newest quotes are kept: each one supersedes the quotes before it.
+    assert [q.quote.last for q in quotes] == [Decimal("10.07"), Decimal("10.08"), Decimal("10.09")]
     assert [n.message for n in notes] == ["0", "1", "2", "3", "4"]
 
 
@@ -68,6 +70,7 @@ def test_manual_clock_moves_only_when_told_and_refuses_naive_times() -> None:
         clock.set(datetime(2024, 3, 4, 9, 30))  # noqa: DTZ001 - the point of the test
 
 
+@pytest.mark.wall_clock
 def test_simulated_clock_runs_faster_and_jumps() -> None:
     clock = SimulatedClock(T0, speed=3600)
     first = clock.now()

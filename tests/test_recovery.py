@@ -44,7 +44,6 @@ from deepalpha.engine.persistence import EventWriter, StoredState, catch_up, res
 from deepalpha.engine.traders import TraderConfig, TraderKind
 from deepalpha.storage.connect import open_store
 from deepalpha.storage.repository import SqlStore
-from tests.tui_support import live_session
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -485,8 +484,7 @@ class ServeLog:
 async def leave_an_open_order(data: Path) -> Order:
     """A first session that leaves a day order resting when it stops."""
     rt = Runtime(RuntimeOptions(data, speed=3000, tick_interval=0.01, auto_backup=False))
-    with live_session():  # mid-morning: the close is not a second away whatever the hour
-        await rt.start()
+    await rt.start()
     try:
         symbol = await tradable_symbol(rt)
         st = rt.broker.state(symbol)

@@ -19,6 +19,7 @@ from deepalpha.engine.feeds.simulator import (
     DayKind,
     SimulatedMarket,
     StepResult,
+    default_start,
 )
 from deepalpha.engine.marketdata import Quote
 from deepalpha.engine.markets.instruments import Board, InstrumentRegistry
@@ -46,7 +47,10 @@ def day_one() -> tuple[SimulatedMarket, list[StepResult]]:
     sim.plan("600036.SH", DayKind.RUN_UP)
     sim.plan("000001.SZ", DayKind.RUN_DOWN)
     sim.plan("601318.SH", DayKind.ONE_PRICE_UP)
-    return sim, sim.advance_to(at(DAY1, 17, 0))
+    primed, *day = sim.advance_to(at(DAY1, 17, 0))
+    # Started before the open, the market first shows the last closed day (one quote each).
+    assert not primed.phases and len(primed.quotes) == len(sim.symbols)
+    return sim, day
 
 
 def test_the_market_says_it_is_simulated() -> None:
@@ -297,14 +301,16 @@ def test_limit_up_blocks_buys_and_fills_sells() -> None:
     assert buy.status is OrderStatus.EXPIRED and buy.reject_code is RejectCode.PRICE_LIMIT
 
 
-def test_default_start_follows_the_real_clock() -> None:
-    sim = SimulatedMarket(seed=1, start=at(DAY1, 8, 0), symbols=["600519.SH"])
-    # Within trading hours (lunch included): start right there.
-    assert sim.default_start(at(DAY1, 10, 17, 5)) == at(DAY1, 10, 17, 5)
-    assert sim.default_start(at(DAY1, 12, 30)) == at(DAY1, 12, 30)
+def test_default_start_follows_the_given_moment() -> None:
+    # Within trading hours of either market (lunch included): start right there.
+    assert default_start(at(DAY1, 10, 17, 5)) == at(DAY1, 10, 17, 5)
+    assert default_start(at(DAY1, 12, 30)) == at(DAY1, 12, 30)
+    assert default_start(at(DAY1, 15, 50)) == at(DAY1, 15, 50)  # HK trades till 16:10
     # Outside: the next pre-open (HK opens first, at 09:00).
-    assert sim.default_start(at(DAY1, 20, 0)) == at(DAY2, 9, 0)
-    assert sim.default_start(at(date(2025, 9, 6), 11, 0)) == at(date(2025, 9, 8), 9, 0)
+    assert default_start(at(DAY1, 20, 0)) == at(DAY2, 9, 0)
+    assert default_start(at(date(2025, 9, 6), 11, 0)) == at(date(2025, 9, 8), 9, 0)
+    # Christmas night: HKEX is closed on Boxing Day too, so the SSE pre-open comes first.
+    assert default_start(at(date(2025, 12, 25), 20, 0)) == at(date(2025, 12, 26), 9, 15)
 
 
 def test_run_skips_dead_time_and_publishes_simulated_sessions() -> None:

@@ -17,6 +17,7 @@ from deepalpha.app import paths
 from deepalpha.app.ai_models import BASELINE, open_model, validation_settings
 from deepalpha.app.lock import DataDirLock
 from deepalpha.app.settings import Settings, use_settings_file
+from deepalpha.engine import clock as clocks
 from deepalpha.engine.ai.baseline import BaselineModel
 from deepalpha.engine.ai.client import ModelError
 from deepalpha.engine.ai.context import warm_up
@@ -25,8 +26,15 @@ from deepalpha.engine.ai.records import DecisionRecord
 from deepalpha.engine.backtest.strategies import SmaCross
 from deepalpha.engine.broker import BrokerSettings, PaperBroker
 from deepalpha.engine.bus import EventBus
-from deepalpha.engine.events import AccountState, Event, NotificationEvent, QuoteEvent
-from deepalpha.engine.feeds.simulator import SimulatedMarket
+from deepalpha.engine.clock import Clock
+from deepalpha.engine.events import (
+    AccountState,
+    Event,
+    MarketStateEvent,
+    NotificationEvent,
+    QuoteEvent,
+)
+from deepalpha.engine.feeds.simulator import SimulatedMarket, default_start
 from deepalpha.engine.ids import sequential
 from deepalpha.engine.markets.calendar import calendar_for
 from deepalpha.engine.markets.instruments import Instrument, InstrumentRegistry
@@ -64,6 +72,9 @@ AI_SYMBOLS = [
     "01810.HK",
 ]
 AI_POLL_SECONDS = 0.25  # how often the AI scheduler looks at the market clock
+# How often (real seconds) the simulated market's state is saved besides at a clean stop: a
+# crash loses at most this much of the market's walk, never an order or a fill.
+MARKET_SAVE_SECONDS = 5.0
 
 
 def demo_traders(ai_interval_minutes: int = 5) -> list[TraderConfig]:
@@ -114,13 +125,18 @@ class RuntimeOptions:
     universe: dict[str, tuple[str, int]] | None = None
     extra_instruments: list[Instrument] | None = None
     step_seconds: int = 3
-    start_at: datetime | None = None  # where the simulated market starts (default: now)
+    # Where the simulated market starts; it wins over resuming where the last run stopped.
+    start_at: datetime | None = None
     frozen_at: datetime | None = None  # play to this moment, then hold still
+    # The machine's clock (default: ``system_clock()``); only a fresh start and the backups'
+    # timing read it. Tests pin it.
+    clock: Clock | None = None
 
 
 @dataclass(slots=True)
 class Runtime:
     options: RuntimeOptions
+    clock: Clock = field(init=False)
     settings: Settings = field(init=False)
     store: SqlStore = field(init=False)
     bus: EventBus = field(init=False)
@@ -139,6 +155,7 @@ class Runtime:
     # Called with the bus as soon as it exists, before recovery and the market publish.
     on_bus: list[Callable[[EventBus], None]] = field(default_factory=list)
     started: bool = False
+    _market_saved: datetime | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -150,6 +167,7 @@ class Runtime:
 
     async def start(self) -> None:
         opts = self.options
+        self.clock = opts.clock or clocks.system_clock()
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(opts.data_dir)
         self._lock.acquire()
@@ -180,10 +198,19 @@ class Runtime:
         self.bus.on(QuoteEvent, self.minute_bars.on_quote)
         for hook in self.on_bus:
             hook(self.bus)
-        self.market = self._market(instruments, opts.start_at)
-        resume = self._resume_time(state, self.market.now())
-        if resume > self.market.now():
-            self.market = self._market(instruments, resume)
+        self.market = self._market(instruments, self._start_moment(state))
+        if state.market is not None:
+            try:
+                self.market.restore(state.market, at=opts.start_at)
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                # An unreadable snapshot must not stop trading: the market starts afresh.
+                log.warning("the saved simulated market could not be read (%s); it restarts", exc)
+                self.market = self._market(instruments, self._start_moment(state, fresh=True))
+            else:
+                log.info(
+                    "simulated market continues from %s",
+                    SimulatedMarket.snapshot_time(state.market).isoformat(timespec="seconds"),
+                )
         ids: dict[str, Any] = {}
         if opts.frozen_at is not None:
             # A frozen market is for screenshots and snapshot tests on a fresh data directory:
@@ -243,6 +270,7 @@ class Runtime:
                 )
             )
         self._tasks.append(asyncio.create_task(self._kill_switch_loop(), name="kill-switch"))
+        self._tasks.append(asyncio.create_task(self._save_market_loop(), name="save-market"))
         if opts.frozen_at is None:
             # A frozen market holds still for pictures: nothing decides on it.
             self._tasks.append(asyncio.create_task(self._ai_loop(), name="ai-traders"))
@@ -261,7 +289,7 @@ class Runtime:
             self.market.now().isoformat(timespec="seconds"),
         )
 
-    def _market(self, instruments: InstrumentRegistry, start: datetime | None) -> SimulatedMarket:
+    def _market(self, instruments: InstrumentRegistry, start: datetime) -> SimulatedMarket:
         opts, market = self.options, self.settings.market
         return SimulatedMarket(
             seed=opts.seed if opts.seed is not None else market.simulator_seed,
@@ -273,21 +301,37 @@ class Runtime:
             limit_rules=self.settings.rules.limits(),
         )
 
-    @staticmethod
-    def _resume_time(state: StoredState, default: datetime) -> datetime:
-        """Simulated days run faster than real ones: resume after the last day already played
-        rather than replay it. A day that has not opened yet starts moments before the
-        continuous session, so the screen is live at once rather than after the auctions."""
-        start = default
+    def _start_moment(self, state: StoredState, *, fresh: bool = False) -> datetime:
+        """Where the simulated market starts: the explicit start; else where the last run
+        stopped (its snapshot); else, on a data directory from before snapshots, the day
+        after the last one played; else now. A fresh start before the continuous session
+        starts moments before it, so the screen is live at once rather than after the
+        auctions."""
+        if self.options.start_at is not None:
+            return self.options.start_at
+        if state.market is not None and not fresh:
+            return SimulatedMarket.snapshot_time(state.market)
+        start = default_start(self.clock.now())
         if state.last_days:
             last = max(state.last_days.values())
-            if default.date() <= last:
+            if start.date() <= last:
                 nxt = calendar_for(Market.CN).next_trading_day(last)
                 start = datetime.combine(nxt, time(0, 0), SHANGHAI)
         local = start.astimezone(SHANGHAI)
         if local.time() < LIVE_START:
             return datetime.combine(local.date(), LIVE_START, SHANGHAI)
         return start
+
+    def save_market(self) -> None:
+        """Hand the simulated market's state to the writer (a restart continues from it)."""
+        if self.market.now() != self._market_saved:
+            self._market_saved = self.market.now()
+            self.bus.publish(MarketStateEvent(self.market.snapshot()))
+
+    async def _save_market_loop(self) -> None:
+        while True:
+            await asyncio.sleep(MARKET_SAVE_SECONDS)
+            self.save_market()
 
     async def _create_demo(self) -> StoredState:
         traders = demo_traders(self.settings.ai.interval_minutes)
@@ -520,6 +564,7 @@ class Runtime:
             if not isinstance(runner.model, BaselineModel):
                 await runner.model.aclose()
         if self.started:
+            self.save_market()
             await self.writer.stop()
             await self.store.close()
             self.started = False

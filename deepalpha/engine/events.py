@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from deepalpha.engine.ai.records import DecisionRecord
-from deepalpha.engine.marketdata import Bar, Quote
+from deepalpha.engine.marketdata import Quote
 from deepalpha.engine.markets.sessions import Phase
 from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.orders import Fill, Order
@@ -23,11 +23,6 @@ class Event:
 @dataclass(frozen=True, slots=True)
 class QuoteEvent(Event):
     quote: Quote
-
-
-@dataclass(frozen=True, slots=True)
-class BarEvent(Event):
-    bar: Bar
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +125,14 @@ class DecisionEvent(Event):
     upserts it by the record's id."""
 
     record: DecisionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class MarketStateEvent(Event):
+    """The simulated market as it stands (prices, days, random state, time), as JSON-safe
+    data: storage keeps the latest, and a restart continues from it."""
+
+    state: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

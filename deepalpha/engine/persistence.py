@@ -29,6 +29,7 @@ from deepalpha.engine.events import (
     EquityEvent,
     Event,
     FillEvent,
+    MarketStateEvent,
     NotificationEvent,
     OrderEvent,
     PositionEvent,
@@ -38,7 +39,7 @@ from deepalpha.engine.events import (
 )
 from deepalpha.engine.markets.calendar import TradingCalendar
 from deepalpha.engine.markets.symbols import Market
-from deepalpha.engine.orders import Order, OrderStatus, RejectCode, Side
+from deepalpha.engine.orders import Order, RejectCode, Side
 from deepalpha.engine.portfolio import CashAccount, Portfolio, Position
 from deepalpha.engine.traders import TraderConfig
 from deepalpha.i18n import Msg
@@ -55,6 +56,7 @@ PERSISTED: tuple[type[Event], ...] = (
     TraderHaltedEvent,
     DecisionEvent,
     AiStateEvent,
+    MarketStateEvent,
 )
 
 
@@ -70,6 +72,7 @@ class StoredState:
     day_start_equity: dict[str, Decimal] = field(default_factory=dict)
     last_days: dict[Market, date] = field(default_factory=dict)
     ai_states: dict[str, dict[str, Any]] = field(default_factory=dict)  # AI traders' memory
+    market: dict[str, Any] | None = None  # the simulated market's last snapshot
 
 
 class Store(Protocol):
@@ -285,7 +288,3 @@ def catch_up(
         if last is None or last < current:
             broker.start_day(market, current)
     return expired
-
-
-def is_live(order: Order) -> bool:
-    return order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)

@@ -28,6 +28,7 @@ from deepalpha.engine.events import (
     EquityEvent,
     Event,
     FillEvent,
+    MarketStateEvent,
     OrderEvent,
     PositionEvent,
     PositionState,
@@ -57,6 +58,8 @@ from deepalpha.storage.models import (
     table,
 )
 from deepalpha.storage.types import utcnow
+
+MARKET_STATE = "simulator"  # the engine_state row of the simulated market's snapshot
 
 ZERO = Decimal(0)
 OPEN_STATUSES = (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
@@ -335,6 +338,14 @@ class SqlStore:
                 halts[ev.trader_id] = (ev.code, ev.reason)
             elif isinstance(ev, DecisionEvent):
                 decisions[ev.record.id] = _decision_row(ev.record)
+            elif isinstance(ev, MarketStateEvent):
+                now = utcnow()
+                state[MARKET_STATE] = {
+                    "id": MARKET_STATE,
+                    "value": json.dumps(ev.state, separators=(",", ":")),
+                    "created_at": now,
+                    "updated_at": now,
+                }
             elif isinstance(ev, AiStateEvent):
                 key = f"ai:{ev.trader_id}"
                 now = utcnow()
@@ -565,6 +576,13 @@ class SqlStore:
             ai = await conn.execute(select(EngineStateRow).where(EngineStateRow.id.like("ai:%")))
             for er in ai.all():
                 st.ai_states[er.id.split(":", 1)[1]] = json.loads(er.value)
+            market = (
+                await conn.execute(
+                    select(EngineStateRow.value).where(EngineStateRow.id == MARKET_STATE)
+                )
+            ).scalar()
+            if market is not None:
+                st.market = json.loads(market)
         return st
 
     async def orders(

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from deepalpha import __version__
 from deepalpha.app import paths
 from deepalpha.app.lock import DataDirBusy, DataDirLock
+from deepalpha.engine import clock as clocks
 
 if TYPE_CHECKING:
     from deepalpha.app.runtime import Runtime
@@ -77,7 +78,7 @@ class BackupError(RuntimeError):
 
 # --- small helpers ----------------------------------------------------------------------------
 def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return clocks.system_clock().now().astimezone(UTC).replace(microsecond=0)
 
 
 def _stamp(when: datetime) -> str:

@@ -22,17 +22,21 @@ advanced — in one call, step by step, or by the real-time driver.
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
 import random
+from array import array
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from deepalpha.engine.broker import PaperBroker
 from deepalpha.engine.bus import EventBus
-from deepalpha.engine.clock import SimulatedClock, WallClock
+from deepalpha.engine.clock import SimulatedClock
 from deepalpha.engine.events import QuoteEvent, SessionEvent
 from deepalpha.engine.marketdata import Bar, Quote
 from deepalpha.engine.markets.calendar import TradingCalendar, calendar_for
@@ -48,11 +52,14 @@ from deepalpha.engine.markets.sessions import (
     SHANGHAI,
     Phase,
     continuous_minutes,
+    open_time,
+    phase_at,
     segments,
 )
 from deepalpha.engine.markets.symbols import Market
 
 LABEL = "SIMULATED MARKET"
+SNAPSHOT_VERSION = 1
 MARKETS = (Market.CN, Market.HK)
 HISTORY_BARS = 800  # warm-up bars per symbol: EMA 50 on 15-minute bars needs 750
 UNIT = 1000  # prices are integers of 0.001, the finest tick of both markets
@@ -323,6 +330,14 @@ class _Stock:
             return _HK_MIN_U
         return max(u, t)
 
+    def grid(self, u: int) -> int:
+        """The nearest price on the grid, whatever today's band (for other days' prices)."""
+        t = self.tick_at(u)
+        u = (u + t // 2) // t * t
+        if not self.tick and u < _HK_MIN_U:
+            return _HK_MIN_U
+        return max(u, t)
+
     def move(self, ret: float) -> int:
         """``last`` moved by a relative return, in whole ticks: stochastic rounding keeps the
         walk unbiased even when one step is worth less than a tick."""
@@ -524,6 +539,69 @@ class _Stock:
             self.ld_d,
         )
 
+    # --- what a restart needs ---------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The stock's day as JSON-safe data: prices in units, the day's plan, and the random
+        generator's exact state, so a restart continues the same walk."""
+        version, internal, gauss_next = self.rng.getstate()
+        return {
+            "day": self.day.isoformat() if self.day else None,
+            "kind": self.kind.value,
+            "planned": self.planned.value if self.planned else None,
+            "prices": [
+                self.pre_close,
+                self.close,
+                self.last,
+                self.high,
+                self.low,
+                self.open,
+                self.lu,
+                self.ld,
+                self.bid,
+                self.ask,
+                self.target,
+            ],
+            "book": [self.bid_lots, self.ask_lots, self.volume, self.turnover, self.seal],
+            "walk": [self.drift, self.sigma_step, self.mean_lots, self.p_break, self.trades],
+            "rng": [
+                version,
+                base64.b64encode(array("I", internal).tobytes()).decode("ascii"),
+                gauss_next,
+            ],
+        }
+
+    def load(self, data: Mapping[str, Any]) -> None:
+        day = data.get("day")
+        self.day = date.fromisoformat(day) if day else None
+        self.kind = DayKind(data["kind"])
+        self.planned = DayKind(data["planned"]) if data.get("planned") else None
+        (
+            self.pre_close,
+            self.close,
+            self.last,
+            self.high,
+            self.low,
+            self.open,
+            self.lu,
+            self.ld,
+            self.bid,
+            self.ask,
+            self.target,
+        ) = data["prices"]
+        self.bid_lots, self.ask_lots, self.volume, self.turnover, self.seal = data["book"]
+        self.drift, self.sigma_step, self.mean_lots, self.p_break, self.trades = data["walk"]
+        if "rng" in data:
+            version, packed, gauss_next = data["rng"]
+            internal = array("I")
+            internal.frombytes(base64.b64decode(packed))
+            self.rng.setstate((version, tuple(internal), gauss_next))
+        if self.inst.market is Market.HK and self.day is not None:
+            self.hk_table = _hk_table(self.day)
+        self.pre_close_d = self.dec(self.pre_close)
+        self.open_d = None if self.open is None else self.dec(self.open)
+        self.lu_d = None if self.lu is None else self.dec(self.lu)
+        self.ld_d = None if self.ld is None else self.dec(self.ld)
+
 
 def dec_amount(u: int) -> Decimal:
     """An amount in 0.001 units as Decimal, in cents when it has no third decimal."""
@@ -553,7 +631,7 @@ class SimulatedMarket:
         *,
         seed: int = 7,
         speed: float = 60.0,
-        start: datetime | None = None,
+        start: datetime,
         instruments: InstrumentRegistry | None = None,
         symbols: Iterable[str] | None = None,
         base_prices: Mapping[str, tuple[str, int]] | None = None,
@@ -588,11 +666,11 @@ class SimulatedMarket:
         self.day: dict[Market, date | None] = {m: None for m in MARKETS}
         self._opened: dict[Market, bool] = {m: False for m in MARKETS}
         self.quotes: dict[str, Quote] = {}
-        moment = start if start is not None else self.default_start(WallClock().now())
-        if moment.tzinfo is None:
+        if start.tzinfo is None:
             raise ValueError("the simulator's start must be timezone-aware")
-        self._ts = int(moment.timestamp())
+        self._ts = int(start.timestamp())
         self._first = True
+        self._pending: deque[StepResult] = deque()  # results due before the next moment
         self._now = self._moment(self._ts)
         # Put the base prices on the grid of the first day (HK ticks depend on the price band).
         first_day = _local_day(self._ts)
@@ -602,6 +680,10 @@ class SimulatedMarket:
             stock.close = stock.base = stock.snap(stock.close)
             stock.pre_close = stock.last = stock.high = stock.low = stock.close
             stock.pre_close_d = stock.dec(stock.close)
+        # Where the warm-up history joins the simulated days: the first day this run plays
+        # (per market) and each stock's reference price on it (its base price when fresh).
+        self._anchor_day: dict[Market, date] = {m: self._first_day(m, self._ts) for m in MARKETS}
+        self._anchor_price: dict[str, int] = {s: st.close for s, st in self._stocks.items()}
         self.clock = SimulatedClock(self._now, speed)
 
     # --- what it is ---------------------------------------------------------------------
@@ -610,9 +692,18 @@ class SimulatedMarket:
         return self.clock.speed
 
     def set_speed(self, speed: float) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive")
         self.clock.set_speed(speed)
+
+    @property
+    def paused(self) -> bool:
+        return self.clock.paused
+
+    def pause(self) -> None:
+        """Hold simulated time still (the real-time driver keeps running, idle)."""
+        self.clock.pause()
+
+    def resume(self) -> None:
+        self.clock.resume()
 
     def now(self) -> datetime:
         """Simulated time of the last processed moment (the ``Clock`` a broker should use)."""
@@ -626,34 +717,24 @@ class SimulatedMarket:
         return [s.inst for s in self._stocks.values()]
 
     def history(self, symbol: str, count: int = HISTORY_BARS) -> list[Bar]:
-        """One-minute bars of the trading days before the first simulated day, ending at the
-        stock's base price: a deterministic warm-up (same seed, same bars) so that indicators
-        are ready at the first decision instead of an hour into the session. Empty for a
-        symbol the simulator does not trade."""
+        """One-minute bars of the trading days before the first day this run simulates,
+        ending at the stock's reference price on that day: a deterministic warm-up (same seed,
+        same bars) so that indicators are ready at the first decision instead of an hour into
+        the session. Empty for a symbol the simulator does not trade."""
         stock = self._stocks.get(symbol)
         if stock is None or count <= 0:
             return []
         market = stock.inst.market
         calendar = self._calendars[market]
         stamps: list[tuple[date, datetime]] = []
-        day = _local_day(self._ts)
+        day = self._anchor_day[market]
         while len(stamps) < count:
             day = calendar.previous_trading_day(day)
             half = calendar.is_half_day(day)
             minutes = [(day, end) for end in _minute_ends(market, day, half_day=half)]
             stamps[:0] = minutes
         stamps = stamps[-count:]
-        rng = random.Random(f"{self.seed}:{symbol}:history")
-        minutes_a_day = continuous_minutes(market, day)
-        sigma = stock.sigma / math.sqrt(minutes_a_day)
-        # Stocks trend for days at a time: each history has its own drift (about half a
-        # day's volatility per day), so the warm-up gives the indicators something to see.
-        drift = rng.gauss(0.0, stock.sigma / 2) / minutes_a_day
-        # Walk back from the base price, so the history joins the first simulated day.
-        closes = [stock.base]
-        for _ in range(count):
-            step = drift + rng.gauss(0.0, sigma)
-            closes.append(stock.snap(round(closes[-1] / (1 + step))))
+        rng, sigma, closes = self._history_closes(stock, count)
         closes.reverse()
         per_minute = stock.turnover_m * 1_000_000 / max(1, stock.base / UNIT) / 240
         bars = []
@@ -661,8 +742,8 @@ class SimulatedMarket:
             stamps, closes[:-1], closes[1:], strict=True
         ):
             wick = abs(rng.gauss(0.0, sigma / 2))
-            high = stock.snap(round(max(open_u, close_u) * (1 + wick)))
-            low = stock.snap(round(min(open_u, close_u) * (1 - wick)))
+            high = stock.grid(round(max(open_u, close_u) * (1 + wick)))
+            low = stock.grid(round(min(open_u, close_u) * (1 - wick)))
             lots = max(1, round(per_minute * rng.uniform(0.3, 1.7) / stock.lot))
             bars.append(
                 Bar(
@@ -678,13 +759,27 @@ class SimulatedMarket:
             )
         return bars
 
+    def _history_closes(self, stock: _Stock, count: int) -> tuple[random.Random, float, list[int]]:
+        """The warm-up's one-minute closes walked back from the anchor price (newest first),
+        with its generator (positioned after them) and per-minute volatility."""
+        market = stock.inst.market
+        rng = random.Random(f"{self.seed}:{stock.symbol}:history")
+        minutes_a_day = continuous_minutes(market, self._anchor_day[market])
+        sigma = stock.sigma / math.sqrt(minutes_a_day)
+        # Stocks trend for days at a time: each history has its own drift (about half a
+        # day's volatility per day), so the warm-up gives the indicators something to see.
+        drift = rng.gauss(0.0, stock.sigma / 2) / minutes_a_day
+        # Walk back from the reference price, so the history joins the first simulated day.
+        closes = [self._anchor_price[stock.symbol]]
+        for _ in range(count):
+            step = drift + rng.gauss(0.0, sigma)
+            closes.append(stock.grid(round(closes[-1] / (1 + step))))
+        return rng, sigma, closes
+
     def reference(self, symbol: str) -> tuple[Decimal, Decimal | None, Decimal | None]:
         """(pre_close, limit_down, limit_up) of the current or coming day."""
         s = self._stocks[symbol]
         return s.pre_close_d, s.ld_d, s.lu_d
-
-    def day_kind(self, symbol: str) -> DayKind:
-        return self._stocks[symbol].kind
 
     def plan(self, symbol: str, kind: DayKind) -> None:
         """Script the next trading day of a symbol (demos and tests of limit behaviour)."""
@@ -694,6 +789,147 @@ class SimulatedMarket:
     def idle(self) -> bool:
         """No market is trading or in an auction: the driver may skip ahead."""
         return all(p in (Phase.CLOSED, Phase.LUNCH_BREAK) for p in self.phase.values())
+
+    # --- continuing across restarts ----------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a restart needs to continue this market where it stands: the simulated
+        time, each market's day and phase, and each stock's prices, day and random state."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "time": self._ts,
+            "seed": self.seed,
+            "markets": {
+                m.value: {
+                    "day": d.isoformat() if (d := self.day[m]) else None,
+                    "phase": self.phase[m].value,
+                    "opened": self._opened[m],
+                }
+                for m in MARKETS
+            },
+            "stocks": {symbol: stock.state() for symbol, stock in self._stocks.items()},
+        }
+
+    @staticmethod
+    def snapshot_time(snapshot: Mapping[str, Any]) -> datetime:
+        return datetime.fromtimestamp(int(snapshot["time"]), SHANGHAI)
+
+    def restore(self, snapshot: Mapping[str, Any], at: datetime | None = None) -> None:
+        """Continue from a :meth:`snapshot`, at its moment or at ``at`` (an explicit start).
+
+        Prices, the day's open/high/low/volume and each random generator carry on exactly. A
+        day that ended while the market was away (``at`` past its close, or a later day) is
+        closed at its last price, so the next day opens from it. A stock the snapshot does not
+        know starts from its base price."""
+        if snapshot.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"unknown simulator snapshot version {snapshot.get('version')!r}")
+        same_seed = snapshot.get("seed") == self.seed
+        stocks = snapshot.get("stocks", {})
+        for symbol, stock in self._stocks.items():
+            data = stocks.get(symbol)
+            if data is None:
+                continue
+            state = dict(data)
+            if not same_seed:
+                del state["rng"]  # another seed was asked for: the prices go on, the draws differ
+            stock.load(state)
+        for m in MARKETS:
+            info = snapshot.get("markets", {}).get(m.value, {})
+            day = info.get("day")
+            self.day[m] = date.fromisoformat(day) if day else None
+            self.phase[m] = Phase(info.get("phase", Phase.CLOSED.value))
+            self._opened[m] = bool(info.get("opened", False))
+        ts = int(at.timestamp()) if at is not None else int(snapshot["time"])
+        self._ts = ts
+        self._now = when = self._moment(ts)
+        self._first = False
+        self._pending.clear()
+        for m in MARKETS:
+            self._anchor_day[m] = self.day[m] or self._first_day(m, ts)
+        self._anchor_price = {s: st.pre_close for s, st in self._stocks.items()}
+        # What the engine must be told: the days in progress (their reference prices), the
+        # phases, the last quotes, and the close of a day that ended while nobody watched.
+        result = StepResult(when)
+        for m in MARKETS:
+            day = self.day[m]
+            if day is None:
+                continue
+            result.started.append((m, day))
+            over = day != _local_day(ts) or self._phase_at(m, ts)[0] is Phase.CLOSED
+            if over and self.phase[m] is not Phase.CLOSED:
+                for stock in self._by_market[m]:
+                    stock.close = stock.last
+                self.phase[m] = Phase.CLOSED
+                result.ended.append((m, day))
+            result.phases.append(PhaseChange(m, self.phase[m], when, day))
+            for stock in self._by_market[m]:
+                if stock.day is not None:
+                    result.quotes.append(self._quote(stock, when))
+        primed = self._prime(ts)  # a market the snapshot never saw trading
+        if primed:
+            self._pending.append(primed)
+        if result:
+            self._pending.append(result)
+        # A later start may find another phase than the snapshot's (or a new day): catch up
+        # with it now, without a tick — the snapshot's moment was already traded.
+        caught_up = self._process(ts, tick=False)
+        if caught_up:
+            self._pending.append(caught_up)
+        self.clock.jump(when)
+
+    def _first_day(self, market: Market, ts: int) -> date:
+        """The first day a fresh run starting at ``ts`` plays: today, unless the market does
+        not trade today or today's session is over; then the next trading day."""
+        day = _local_day(ts)
+        sched = self._schedule(market, day)
+        if sched and ts < sched[-1][1]:
+            return day
+        return self._calendars[market].next_trading_day(day)
+
+    def _prime(self, ts: int) -> StepResult | None:
+        """The last day of the warm-up history, as one quote per stock, for each market that
+        has not started a day and is not trading at ``ts`` (closed, on its holiday, or in the
+        pre-open): its rows show the last price and that day's change, never a dash."""
+        when = self._moment(ts)
+        result = StepResult(when)
+        for market in MARKETS:
+            if self.day[market] is not None or self._phase_at(market, ts)[0] in _TRADED_PHASES:
+                continue
+            cal = self._calendars[market]
+            day = cal.previous_trading_day(self._anchor_day[market])
+            minutes = len(_minute_ends(market, day, half_day=cal.is_half_day(day)))
+            for stock in self._by_market[market]:
+                result.quotes.append(self._primed_quote(stock, day, minutes, when))
+        return result if result else None
+
+    def _primed_quote(self, stock: _Stock, day: date, minutes: int, when: datetime) -> Quote:
+        """A closed day summed up from the warm-up history's closes: the day's open is the
+        close before it, and it closes at the price the simulated days start from."""
+        _, _, closes = self._history_closes(stock, minutes)
+        day_closes = closes[: minutes + 1]
+        last, pre_close = closes[0], closes[minutes]
+        lots = max(1, round(stock.turnover_m * 1_000_000 * UNIT / (last * stock.lot)))
+        volume = lots * stock.lot
+        band = self.limit_rules.band(stock.inst, day, stock.dec(pre_close), stock.status)
+        dec = stock.dec
+        q = Quote(
+            stock.symbol,
+            when,
+            dec(last),
+            None,
+            None,
+            0,
+            0,
+            volume,
+            dec_amount(volume * (sum(day_closes) // len(day_closes))),
+            dec(pre_close),
+            dec(max(day_closes)),
+            dec(min(day_closes)),
+            dec(pre_close),
+            None if band is None else band[1],
+            None if band is None else band[0],
+        )
+        self.quotes[stock.symbol] = q
+        return q
 
     # --- the timetable ------------------------------------------------------------------
     def _schedule(self, market: Market, day: date) -> _Schedule:
@@ -743,19 +979,12 @@ class SimulatedMarket:
     def _next_event(self, ts: int) -> int:
         return min(self._next_for(m, ts) for m in MARKETS)
 
-    def default_start(self, real_now: datetime) -> datetime:
-        """Now, if a market is within its trading hours; else the next pre-open."""
-        ts = int(real_now.timestamp())
-        if any(self._phase_at(m, ts)[0] is not Phase.CLOSED for m in MARKETS):
-            return self._moment(ts)
-        return self._moment(self._next_event(ts))
-
     @staticmethod
     def _moment(ts: int) -> datetime:
         return datetime.fromtimestamp(ts, SHANGHAI)
 
     # --- stepping -----------------------------------------------------------------------
-    def _process(self, ts: int) -> StepResult:
+    def _process(self, ts: int, *, tick: bool = True) -> StepResult:
         when = self._now = self._moment(ts)
         result = StepResult(when)
         day = _local_day(ts)
@@ -765,7 +994,7 @@ class SimulatedMarket:
             old = self.phase[market]
             stocks = self._by_market[market]
             if new is old:
-                if new is Phase.CONTINUOUS and (ts - seg_start) % step == 0:
+                if tick and new is Phase.CONTINUOUS and (ts - seg_start) % step == 0:
                     for stock in stocks:
                         if stock.tick_once():
                             result.quotes.append(self._quote(stock, when))
@@ -815,11 +1044,24 @@ class SimulatedMarket:
     def _continuous_seconds(self, market: Market, day: date) -> int:
         return sum(e - s for s, e, p in self._schedule(market, day) if p is Phase.CONTINUOUS)
 
+    def _opening(self) -> None:
+        """The first moment: a fresh market first plays, in one print, the last day of each
+        market that is not trading now (so a closed market shows its last prices and the
+        day's change, never a dash), then processes the start."""
+        self._first = False
+        primed = self._prime(self._ts)
+        if primed:
+            self._pending.append(primed)
+        first = self._process(self._ts)
+        if first:
+            self._pending.append(first)
+
     def step(self) -> StepResult:
         """Process the next moment at which something happens (it may bring no quotes)."""
         if self._first:
-            self._first = False
-            return self._process(self._ts)
+            self._opening()
+        if self._pending:
+            return self._pending.popleft()
         self._ts = self._next_event(self._ts)
         return self._process(self._ts)
 
@@ -827,10 +1069,9 @@ class SimulatedMarket:
         """Process every moment up to and including ``moment``, yielding what happened."""
         target = math.floor(moment.timestamp())
         if self._first and self._ts <= target:
-            self._first = False
-            first = self._process(self._ts)
-            if first:
-                yield first
+            self._opening()
+        while self._pending:
+            yield self._pending.popleft()
         while True:
             nxt = self._next_event(self._ts)
             if nxt > target:
@@ -902,7 +1143,7 @@ class SimulatedMarket:
         while True:
             for result in self.iter_to(self.clock.now()):
                 self.apply(result, broker, bus)
-            if self.idle:
+            if self.idle and not self.clock.paused:
                 wall = loop.time()
                 if idle_since is None:
                     idle_since = wall
@@ -914,6 +1155,26 @@ class SimulatedMarket:
             await asyncio.sleep(tick_interval)
 
 
+def default_start(real_now: datetime) -> datetime:
+    """Where a fresh simulated market starts for someone starting it at ``real_now``: that
+    moment if a market is within its trading hours, else the next pre-open."""
+    local = real_now.astimezone(SHANGHAI)
+    day = local.date()
+    opens = []
+    for market in MARKETS:
+        cal = calendar_for(market)
+        half = cal.is_half_day(day)
+        if cal.is_trading_day(day):
+            if phase_at(market, local, half_day=half) is not Phase.CLOSED:
+                return local.replace(microsecond=0)
+            if local < open_time(market, day, half_day=half):
+                opens.append(open_time(market, day, half_day=half))
+                continue
+        nxt = cal.next_trading_day(day)
+        opens.append(open_time(market, nxt, half_day=cal.is_half_day(nxt)))
+    return min(opens).astimezone(SHANGHAI)
+
+
 __all__ = [
     "LABEL",
     "SIM_UNIVERSE",
@@ -921,4 +1182,5 @@ __all__ = [
     "PhaseChange",
     "SimulatedMarket",
     "StepResult",
+    "default_start",
 ]
