@@ -91,17 +91,20 @@ class Desk:
         self.broker.on_quote(q)
         return q
 
-    def trader(self, model: BaselineModel | ChatClient, mode: Mode = "ai") -> AiTrader:
+    def trader(
+        self, model: BaselineModel | ChatClient, mode: Mode = "ai", **options: Any
+    ) -> AiTrader:
         return AiTrader(
             "ai1",
             self.broker,
             model=model,
-            symbols=[MOUTAI],
+            symbols=options.pop("symbols", [MOUTAI]),
             mode=mode,
             bars_source=lambda s: self.bars if s == MOUTAI else [],
             publish=self.bus.publish,
             clock=self.clock,
             id_factory=sequential("r"),
+            **options,
         )
 
     @property
@@ -397,6 +400,54 @@ def test_hybrid_proposals_approve_reject_expire(desk: Desk, server: FakeOpenAI) 
     assert rejected["status"] == "user_rejected" and rejected["reject_code"] == "USER_REJECTED"
     assert expired["status"] == "expired" and expired["reject_code"] == "EXPIRED"
     assert "expired" in expired["reject_reason"]
+
+
+def test_a_proposal_waits_the_real_minimum_however_fast_the_market(
+    desk: Desk, server: FakeOpenAI
+) -> None:
+    """At 60× a 5-minute proposal would be gone in 5 real seconds: it stays answerable for
+    the real minimum (2 minutes), and expires only once both are over."""
+    server.push(ok(buy_reply()))
+    real = [1000.0]
+
+    async def go() -> None:
+        async with client(server) as model:
+            trader = desk.trader(
+                model, mode="hybrid", answer_seconds=120.0, real_time=lambda: real[0]
+            )
+            await trader.run_cycle(NOW)
+            (p,) = trader.proposals
+            real[0] += 5  # 5 real seconds: 5 simulated minutes at 60×
+            assert trader.expire(NOW + timedelta(minutes=5)) == []
+            real[0] += 110  # still inside the person's two minutes
+            assert trader.expire(NOW + timedelta(minutes=120)) == []
+            # A restart keeps the real time the person still has (5 s here), not a clock.
+            again = desk.trader(model, mode="hybrid", real_time=lambda: real[0] + 7000)
+            again.restore(trader.snapshot(), trader.open_records())
+            (kept,) = again.proposals
+            assert kept.answer_by == real[0] + 7000 + 5
+            real[0] += 5
+            assert [x.id for x in trader.expire(NOW + timedelta(minutes=120))] == [p.id]
+
+    asyncio.run(go())
+
+
+def test_only_symbols_of_a_trading_market_are_considered(desk: Desk) -> None:
+    """15:30 in Shanghai: the A-shares are closed, Hong Kong trades. A trader of both markets
+    looks at the Hong Kong symbols only; with none of its markets open, the model is not
+    asked at all."""
+    desk.broker.set_phase(CN, Phase.CLOSED)
+    desk.broker.set_phase(Market.HK, Phase.CONTINUOUS)
+    both = desk.trader(BaselineModel(), symbols=[MOUTAI, "00700.HK"])
+    assert both.tradable() == ["00700.HK"]
+    record = asyncio.run(both.run_cycle(NOW))
+    assert "00700.HK" in record.user_prompt and MOUTAI not in record.user_prompt
+    assert all(r["symbol"] != MOUTAI for r in record.results)
+
+    cn_only = desk.trader(BaselineModel())
+    idle = asyncio.run(cn_only.run_cycle(NOW))
+    assert idle.success and idle.user_prompt == "" and idle.results == []
+    assert "CN" in idle.reasoning and "not asked" in idle.reasoning
 
 
 def test_a_newer_proposal_replaces_the_one_still_waiting(desk: Desk, server: FakeOpenAI) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import sqlite3
 import time as clock
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -352,3 +352,39 @@ def test_a_proposal_lost_in_an_unclean_stop_is_not_left_promising(
             await b.stop()
 
     asyncio.run(second(asyncio.run(first())))
+
+
+def test_a_proposal_at_60x_stays_answerable_for_the_real_minimum(
+    tmp_path: Path, server: FakeOpenAI, fake_profile: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One simulated minute to answer is one real second at 60×: the person still gets the
+    real minimum (3 s here instead of the default 2 minutes, to keep the test short)."""
+    monkeypatch.setenv("DEEPALPHA_AI__PROPOSAL_REAL_MINUTES", "0.05")
+    hybrid = TraderConfig(
+        "copilot",
+        "Co-pilot",
+        TraderKind.HYBRID,
+        model_profile=fake_profile,
+        settings={"symbols": [MOUTAI], "interval_minutes": 240, "proposal_minutes": 1},
+    )
+
+    async def go() -> None:
+        b = backend(tmp_path / "data", speed=60)
+        await b.start()
+        try:
+            server.push(Scripted(200, chat_body(buy_reply(b.quotes()[MOUTAI].last))))
+            await b.save_trader(hybrid, CASH)
+            await until(lambda: b.proposals("copilot"))
+            (proposal,) = b.proposals("copilot")
+            assert proposal.seconds_left is not None and 2.0 < proposal.seconds_left <= 3.0
+            await until(
+                lambda: b.market_status().time > proposal.expires_at + timedelta(seconds=20)
+            )
+            (still,) = b.proposals("copilot")  # the market's minute is over; the person's is not
+            assert still.id == proposal.id and still.seconds_left is not None
+            order = await b.approve_proposal(proposal.id)
+            assert order.status is not OrderStatus.REJECTED, order.reject_reason
+        finally:
+            await b.stop()
+
+    asyncio.run(go())

@@ -333,6 +333,23 @@ def test_reject_risk_max_order_value() -> None:
     assert desk.submit(MOUTAI, BUY, 100, "1700.00").status is S.OPEN
 
 
+def test_a_sell_that_reduces_a_position_passes_the_exposure_limits() -> None:
+    """The SMA bot could not exit 200 × 600519: "order value 302868.00 exceeds the limit
+    300000". The value limits cap growth of exposure, never a way out."""
+    limits = RiskLimits(max_order_value=D("200000"), max_position_value=D("400000"))
+    desk = make_desk(limits=limits)
+    desk.open_day(CN, DAY1)
+    desk.quote(MOUTAI, "1700.00", "1699.00", "1700.00")
+    assert desk.submit(MOUTAI, BUY, 100).status is S.FILLED
+    assert desk.submit(MOUTAI, BUY, 100).status is S.FILLED
+    desk.open_day(CN, DAY2)  # T+1: yesterday's 200 shares are sellable
+    desk.quote(MOUTAI, "1720.00", "1719.00", "1720.00")
+    assert desk.submit(MOUTAI, BUY, 200).reject_code is R.RISK_MAX_ORDER_VALUE  # growth: no
+    sell = desk.submit(MOUTAI, SELL, 200)  # 343,800 CNY, above the 200,000 order limit
+    assert sell.status is S.FILLED, sell.reject_reason
+    assert sell.filled_quantity == 200 and sell.avg_price == D("1719.00")
+
+
 def test_reject_risk_open_orders() -> None:
     desk = make_desk(limits=RiskLimits(max_open_orders=2))
     desk.submit(CMB, BUY, 100, "9.90")

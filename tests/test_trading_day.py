@@ -245,3 +245,31 @@ def test_an_explicit_start_wins_over_resuming(tmp_path: Path) -> None:
     explicit = at(date(2025, 12, 4), 9, 25)
     assert asyncio.run(go(explicit)) == explicit
     assert asyncio.run(go(None)) >= explicit  # and the next run continues from there
+
+
+@pytest.mark.moment("2025-12-03 15:30")
+def test_an_ai_trader_of_both_markets_at_15_30_considers_only_hong_kong(tmp_path: Path) -> None:
+    both = TraderConfig(
+        "both",
+        "Both",
+        TraderKind.AI,
+        model_profile="baseline",
+        settings={"symbols": ["600519.SH", "300750.SZ", TENCENT, "09988.HK"]},
+    )
+
+    async def go() -> None:
+        backend = LocalBackend(
+            RuntimeOptions(tmp_path / "data", speed=60, tick_interval=0.05, auto_backup=False)
+        )
+        await backend.start()
+        try:
+            await backend.save_trader(both, {"CNY": Decimal(1_000_000), "HKD": Decimal(1_000_000)})
+            await until(lambda: len(backend.decisions("both")) >= 2)
+            for record in backend.decisions("both"):
+                assert TENCENT in record.user_prompt
+                assert "600519" not in record.user_prompt and "300750" not in record.user_prompt
+                assert all(market_of(r["symbol"]) is Market.HK for r in record.results)
+        finally:
+            await backend.stop()
+
+    asyncio.run(go())

@@ -35,6 +35,8 @@ class MarketStatus:
     feed_alive: bool = True
     database: str = ""
     database_ok: bool = True
+    speed: float = 1.0  # simulated seconds per real second
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +136,12 @@ class ProposalView:
     stop_loss: Decimal | None
     take_profit: Decimal | None
     created: datetime
-    expires_at: datetime
+    expires_at: datetime  # on the market clock
     record_id: str
     reasoning: str = ""
+    # Real seconds left to answer (the later of the market clock's expiry at the current speed
+    # and a person's real minimum); None while the market is paused (nothing expires then).
+    seconds_left: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,14 @@ class Backend(ABC):
     # --- market -------------------------------------------------------------------------
     @abstractmethod
     def market_status(self) -> MarketStatus: ...
+
+    @abstractmethod
+    async def set_market_speed(self, speed: float) -> None:
+        """Simulated seconds per real second from now on (a simulated market only)."""
+
+    @abstractmethod
+    def pause_market(self, paused: bool) -> None:
+        """Hold the simulated market still, or let it run again."""
 
     @abstractmethod
     def instruments(self) -> Sequence[Instrument]: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
@@ -177,7 +178,17 @@ class LocalBackend(Backend):
             feed_alive=feed_alive,
             database=target.display if target else "",
             database_ok=rt.writer.last_error is None,
+            speed=market.speed,
+            paused=market.paused,
         )
+
+    async def set_market_speed(self, speed: float) -> None:
+        if not speed > 0:
+            raise ValueError(f"the speed must be a positive number, not {speed}")
+        await self.runtime.set_speed(speed)
+
+    def pause_market(self, paused: bool) -> None:
+        self.runtime.pause(paused)
 
     def instruments(self) -> Sequence[Instrument]:
         return self.runtime.market.universe()
@@ -344,6 +355,8 @@ class LocalBackend(Backend):
 
     def proposals(self, trader_id: str | None = None) -> list[ProposalView]:
         out = []
+        market = self.runtime.market
+        real_now = time.monotonic()
         for tid, runner in self.runtime.ai_traders.items():
             if trader_id is not None and tid != trader_id:
                 continue
@@ -353,6 +366,10 @@ class LocalBackend(Backend):
                 if record is not None and p.index < len(record.decisions):
                     reasoning = str(record.decisions[p.index].get("reasoning") or "")
                 r = p.request
+                left: float | None = None
+                if not market.paused:
+                    on_market = (p.expires_at - market.now()).total_seconds() / market.speed
+                    left = max(0.0, on_market, p.answer_by - real_now)
                 out.append(
                     ProposalView(
                         p.id,
@@ -368,6 +385,7 @@ class LocalBackend(Backend):
                         p.expires_at,
                         p.record_id,
                         reasoning,
+                        left,
                     )
                 )
         return sorted(out, key=lambda v: v.created)

@@ -75,6 +75,7 @@ AI_POLL_SECONDS = 0.25  # how often the AI scheduler looks at the market clock
 # How often (real seconds) the simulated market's state is saved besides at a clean stop: a
 # crash loses at most this much of the market's walk, never an order or a fill.
 MARKET_SAVE_SECONDS = 5.0
+SPEED_PREFERENCE = "simulator_speed"
 
 
 def demo_traders(ai_interval_minutes: int = 5) -> list[TraderConfig]:
@@ -156,6 +157,7 @@ class Runtime:
     on_bus: list[Callable[[EventBus], None]] = field(default_factory=list)
     started: bool = False
     _market_saved: datetime | None = None
+    _speed: float = 60.0
 
     @property
     def data_dir(self) -> Path:
@@ -188,6 +190,7 @@ class Runtime:
         instruments = InstrumentRegistry.default()
         for inst in opts.extra_instruments or ():
             instruments.add(inst)
+        self._speed = await self._start_speed()
         state = await self.store.load_state()
         if not state.traders and opts.demo:
             state = await self._create_demo()
@@ -293,7 +296,7 @@ class Runtime:
         opts, market = self.options, self.settings.market
         return SimulatedMarket(
             seed=opts.seed if opts.seed is not None else market.simulator_seed,
-            speed=opts.speed if opts.speed is not None else market.simulator_speed,
+            speed=self._speed,
             start=start,
             instruments=instruments,
             base_prices=opts.universe,
@@ -321,6 +324,29 @@ class Runtime:
         if local.time() < LIVE_START:
             return datetime.combine(local.date(), LIVE_START, SHANGHAI)
         return start
+
+    async def _start_speed(self) -> float:
+        """``--speed``, else the speed last chosen in the workstation, else the setting."""
+        if self.options.speed is not None:
+            return self.options.speed
+        chosen = await self.store.get_preference(SPEED_PREFERENCE, None)
+        if isinstance(chosen, int | float) and not isinstance(chosen, bool) and chosen > 0:
+            return float(chosen)
+        return self.settings.market.simulator_speed
+
+    async def set_speed(self, speed: float) -> None:
+        """Run the simulated market at ``speed`` simulated seconds per real second from now
+        on (and on later starts, unless ``--speed`` says otherwise)."""
+        self.market.set_speed(speed)
+        self._speed = speed
+        await self.store.set_preference(SPEED_PREFERENCE, speed)
+
+    def pause(self, paused: bool) -> None:
+        """Hold the simulated market still (or let it run again); nothing trades meanwhile."""
+        if paused:
+            self.market.pause()
+        else:
+            self.market.resume()
 
     def save_market(self) -> None:
         """Hand the simulated market's state to the writer (a restart continues from it)."""
@@ -397,6 +423,7 @@ class Runtime:
             publish=self.bus.publish,
             clock=self.market,
             proposal_minutes=int(s.get("proposal_minutes", ai.proposal_minutes)),
+            answer_seconds=ai.proposal_real_minutes * 60,
             max_prompt_tokens=ai.max_prompt_tokens,
         )
         if old is not None:

@@ -171,6 +171,8 @@ class AiSettings(BaseModel):
     # Market time: on the simulator's 60× clock five minutes pass in five seconds.
     interval_minutes: int = Field(5, ge=1, le=240)
     proposal_minutes: int = Field(10, ge=1, le=1440)  # hybrid proposals expire after this
+    # ... and never before a person had this many real minutes, however fast the simulator.
+    proposal_real_minutes: float = Field(2.0, ge=0, le=120)
     min_confidence: Decimal = Field(Decimal("0.6"), ge=0, le=1)
     min_reward_risk: Decimal = Field(Decimal("1.5"), ge=0)
     max_buys_per_hour: int = Field(4, ge=0)

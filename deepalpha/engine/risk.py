@@ -80,9 +80,13 @@ def check_order(
     record: bool = True,
 ) -> None:
     """Raise :class:`RiskRejection` for the first limit the order would break. With
-    ``record=False`` (a preview) nothing is counted and the kill switch is not thrown."""
+    ``record=False`` (a preview) nothing is counted and the kill switch is not thrown.
+
+    The order-value and position-value limits cap the growth of exposure: a sell (there is no
+    short selling, so every sell reduces a held position) is never held back by them — a
+    trader must always be able to get out."""
     lim = state.limits
-    if lim.max_order_value is not None and order_value > lim.max_order_value:
+    if is_buy and lim.max_order_value is not None and order_value > lim.max_order_value:
         raise RiskRejection(
             RejectCode.RISK_MAX_ORDER_VALUE,
             Msg(

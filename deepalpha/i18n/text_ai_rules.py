@@ -112,6 +112,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "买入 {symbol}：模型连续 {failures} 次失败，已进入安全模式；模型恢复前不开新仓",
     ),
     "ai.proposal.rejected": ("rejected by the user", "已被用户拒绝"),
+    "ai.no_market_open": (
+        "None of this trader's markets ({markets}) is in continuous trading: nothing to decide, "
+        "the model was not asked.",
+        "该交易员的市场（{markets}）均不在连续竞价时段：无可决策，未调用模型。",
+    ),
     "ai.proposal.lost": (
         "the proposal was no longer open when DeepAlpha started again",
         "DeepAlpha 重新启动时该提案已不再有效",

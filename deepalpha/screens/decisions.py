@@ -544,8 +544,11 @@ class DecisionsScreen(BaseScreen):
         }
 
     def _countdown(self, p: ProposalView) -> Text:
-        """Time left on the market clock (simulated time when the market is simulated)."""
-        left = int((p.expires_at - self.backend.market_status().time).total_seconds())
+        """The real time a person has left to answer (the market clock at its speed, and never
+        less than the real minimum); paused, the clock stands still and so does this."""
+        if p.seconds_left is None:
+            return Text("‖", style="dim", justify="right")
+        left = int(p.seconds_left)
         if left <= 0:
             return Text(t("dec.expired"), style="red", justify="right")
         minutes, seconds = divmod(left, 60)
@@ -556,6 +559,8 @@ class DecisionsScreen(BaseScreen):
         if not any(k == "expires" for k, *_ in self._proposal_columns):
             return
         table = self.proposals_table
+        # The time left moves with the clock: read it afresh for every repaint.
+        self._proposals = self.backend.proposals(self.trader_filter)
         for p in self._proposals:
             if p.id in self._proposal_ids:
                 table.update_cell(p.id, "expires", self._countdown(p))

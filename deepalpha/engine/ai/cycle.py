@@ -44,7 +44,7 @@ from deepalpha.engine.marketdata import Bar, Quote
 from deepalpha.engine.markets.sessions import Phase
 from deepalpha.engine.markets.symbols import Market, market_of
 from deepalpha.engine.orders import Order, OrderRequest, OrderStatus, OrderType, Side
-from deepalpha.i18n import Msg, to_stored
+from deepalpha.i18n import Msg, t, to_stored
 
 SAFE_MODE = "SAFE_MODE"
 USER_REJECTED = "USER_REJECTED"
@@ -63,11 +63,14 @@ class Proposal:
     id: str
     request: OrderRequest
     created: datetime
-    expires_at: datetime
+    expires_at: datetime  # on the market clock
     record_id: str
     index: int  # the decision's place in the record's results
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
+    # A person's own time: the proposal stays open at least until this moment of the real
+    # (monotonic) clock, however fast the simulated market runs.
+    answer_by: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,8 @@ class AiTrader:
         publish: Callable[[Event], None],
         clock: Clock,
         proposal_minutes: int | None = None,
+        answer_seconds: float = 0.0,
+        real_time: Callable[[], float] = time.monotonic,
         max_prompt_tokens: int = MAX_PROMPT_TOKENS,
         id_factory: Callable[[], str] = new_id,
     ) -> None:
@@ -154,6 +159,8 @@ class AiTrader:
         self.publish = publish
         self.clock = clock
         self.proposal_ttl = timedelta(minutes=proposal_minutes or interval_minutes)
+        self.answer_seconds = answer_seconds  # real seconds a proposal waits at least
+        self.real_time = real_time
         self.max_prompt_tokens = max_prompt_tokens
         self._new_id = id_factory
         self.history = TradeHistory()
@@ -185,6 +192,12 @@ class AiTrader:
             return False
         return self.next_due is None or now >= self.next_due
 
+    def tradable(self) -> list[str]:
+        """The trader's symbols whose market is in continuous trading now: the only ones a
+        cycle considers (a market at lunch or closed cannot take its orders)."""
+        phase = self.broker.phase
+        return [s for s in self.symbols if phase[market_of(s)] is Phase.CONTINUOUS]
+
     async def tick(self, now: datetime, phases: Mapping[Market, Phase]) -> DecisionRecord | None:
         """Run a cycle when one is due; skip (and count) it while the last one still runs —
         the schedule moves on, so a slow model is asked less often rather than queued up."""
@@ -206,10 +219,11 @@ class AiTrader:
             self.last_cycle = now
             self.next_due = now + self.interval
             cycle = self.cycle
-            bars = {s: self.bars_source(s) for s in self.symbols}
-            ctx = build_context(
-                self.broker, self.trader_id, self.symbols, bars, now, lang=self.lang
-            )
+            symbols = self.tradable()
+            if not symbols:
+                return self._nothing_open(cycle, now)
+            bars = {s: self.bars_source(s) for s in symbols}
+            ctx = build_context(self.broker, self.trader_id, symbols, bars, now, lang=self.lang)
             ctx = fit_to_budget(ctx, self.max_prompt_tokens)
             system, user = render_prompts(
                 ctx, trader_name=self.trader_id, min_reward_risk=self.settings.min_reward_risk
@@ -279,6 +293,26 @@ class AiTrader:
             self.publish(DecisionEvent(record))
             self._changed()
             return record
+
+    def _nothing_open(self, cycle: int, now: datetime) -> DecisionRecord:
+        """A cycle asked for while none of the trader's markets trades: recorded, and the
+        model is not asked (nothing it says could be placed)."""
+        markets = sorted(m.value for m in self.markets)
+        reason = t("ai.no_market_open", self.lang, markets=", ".join(markets))
+        record = DecisionRecord(
+            id=self._new_id(),
+            trader_id=self.trader_id,
+            cycle=cycle,
+            time=now,
+            model=self._model_name,
+            system_prompt="",
+            user_prompt="",
+            raw_reply="",
+            reasoning=reason,
+        )
+        self.publish(DecisionEvent(record))
+        self._changed()
+        return record
 
     @property
     def _model_name(self) -> str:
@@ -359,6 +393,7 @@ class AiTrader:
                 index,
                 decision.stop_loss,
                 decision.take_profit,
+                answer_by=self.real_time() + self.answer_seconds,
             )
             self._proposals[proposal.id] = proposal
             return _result(decision, accepted=True, status="proposed")
@@ -472,8 +507,10 @@ class AiTrader:
         )
 
     def expire(self, now: datetime) -> list[Proposal]:
-        """Drop the proposals nobody answered in time; returns them."""
-        gone = [p for p in self._proposals.values() if p.expires_at <= now]
+        """Drop the proposals nobody answered in time — their time on the market clock and a
+        person's real minimum both over; returns them."""
+        real = self.real_time()
+        gone = [p for p in self._proposals.values() if p.expires_at <= now and p.answer_by <= real]
         for proposal in gone:
             del self._proposals[proposal.id]
             reason = Msg("ai.proposal.expired", time=proposal.expires_at.isoformat("T", "minutes"))
@@ -548,7 +585,7 @@ class AiTrader:
                 "last_sell": {s: t.isoformat() for s, t in h.last_sell.items()},
                 "opened": {s: t.isoformat() for s, t in h.opened.items()},
             },
-            "proposals": [_proposal_json(p) for p in self.proposals],
+            "proposals": [_proposal_json(p, self.real_time()) for p in self.proposals],
         }
 
     def restore(self, state: Mapping[str, Any], records: Iterable[DecisionRecord] = ()) -> None:
@@ -572,7 +609,7 @@ class AiTrader:
         by_id = {r.id: r for r in records}
         self._proposals, self._records = {}, {}
         for data in state.get("proposals", []):
-            proposal = _proposal_from(data)
+            proposal = _proposal_from(data, self.real_time())
             self._proposals[proposal.id] = proposal
             record = by_id.get(proposal.record_id)
             if record is not None:
@@ -595,7 +632,7 @@ def _dec(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
-def _proposal_json(p: Proposal) -> dict[str, Any]:
+def _proposal_json(p: Proposal, real_now: float) -> dict[str, Any]:
     r = p.request
     return {
         "id": p.id,
@@ -612,10 +649,12 @@ def _proposal_json(p: Proposal) -> dict[str, Any]:
         "index": p.index,
         "stop_loss": _text(p.stop_loss),
         "take_profit": _text(p.take_profit),
+        # The real time a person still has (a monotonic clock means nothing to the next run).
+        "answer_seconds_left": max(0.0, p.answer_by - real_now),
     }
 
 
-def _proposal_from(d: Mapping[str, Any]) -> Proposal:
+def _proposal_from(d: Mapping[str, Any], real_now: float) -> Proposal:
     request = OrderRequest(
         d["trader_id"],
         d["symbol"],
@@ -634,4 +673,5 @@ def _proposal_from(d: Mapping[str, Any]) -> Proposal:
         int(d["index"]),
         _dec(d.get("stop_loss")),
         _dec(d.get("take_profit")),
+        real_now + float(d.get("answer_seconds_left", 0.0)),
     )
