@@ -296,3 +296,63 @@ def test_console_script_prints_summary(tmp_path: Path, real_data: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "Final equity" in proc.stdout and "Sharpe" in proc.stdout
+
+
+# --- orders of one bar, in sequence -------------------------------------------------------------
+
+
+def _scripted(tmp_path: Path, bar_file: Path, orders_csv: str) -> list:
+    from deepalpha.engine.backtest.scripted import load_orders
+
+    registry = InstrumentRegistry.default()
+    orders = tmp_path / "orders.csv"
+    orders.write_text(orders_csv, "utf-8")
+    result = run_backtest(
+        load_bar_files([bar_file], registry),
+        BacktestConfig(cash=Decimal(10_000_000)),
+        registry,
+        scripted=load_orders(orders),
+    )
+    return sorted(result.orders, key=lambda o: int(o.id))
+
+
+def test_a_share_same_bar_round_trip_is_t_plus_one(tmp_path: Path, real_data: Path) -> None:
+    # 600519 on 2021-03-01 opened at 2179: the buy fills there first, so the sell that follows
+    # on the same daily bar finds 100 shares held, none sellable until the next trading day.
+    buy, sell = _scripted(
+        tmp_path,
+        real_data / "a_600519_daily.csv",
+        "date,symbol,side,quantity\n2021-03-01,600519,buy,100\n2021-03-01,600519,sell,100\n",
+    )
+    assert (buy.status, buy.avg_price) == ("filled", Decimal("2179"))
+    assert (sell.status, sell.reject_code) == ("rejected", "T_PLUS_ONE")
+    assert sell.reject_reason == (
+        "sell 100 600519.SH: only 0 sellable today; 100 shares bought today become sellable "
+        "on the next trading day (T+1)"
+    )
+
+
+def test_hk_same_bar_round_trip_fills_both_legs(tmp_path: Path, real_data: Path) -> None:
+    # 00700 on 2020-06-02 opened at 436; Hong Kong settles T+2 but trades T+0.
+    buy, sell = _scripted(
+        tmp_path,
+        real_data / "hk_00700_daily.csv",
+        "date,symbol,side,quantity\n2020-06-02,00700.HK,buy,100\n2020-06-02,00700.HK,sell,100\n",
+    )
+    assert (buy.status, buy.avg_price) == ("filled", Decimal("436"))
+    assert (sell.status, sell.avg_price) == ("filled", Decimal("436"))
+
+
+def test_resting_orders_match_before_the_bars_new_orders(tmp_path: Path, real_data: Path) -> None:
+    # A limit buy at 596 placed on the 09:30 bar (low 599) rests; the 09:31 bar reaches 596.
+    # It was there first, so it fills before the 09:31 market sell is checked, which then
+    # finds the 100 shares and sells them at that bar's open, 598.
+    buy, sell = _scripted(
+        tmp_path,
+        real_data / "hk_00700_1min_2020-11-23_2020-12-23.csv",
+        "datetime,symbol,side,quantity,type,limit_price\n"
+        "2020-11-23 09:30:00,00700.HK,buy,100,limit,596\n"
+        "2020-11-23 09:31:00,00700.HK,sell,100,market,\n",
+    )
+    assert (buy.status, buy.avg_price) == ("filled", Decimal("596"))
+    assert (sell.status, sell.avg_price) == ("filled", Decimal("598"))

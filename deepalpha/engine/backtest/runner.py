@@ -1,10 +1,12 @@
 """The backtest loop: replayed bars through the paper broker, as fast as the CPU allows.
 
 Per bar, in time order: a new trading day closes the previous one (day orders expire, equity is
-snapshotted) and rolls T+1; orders due on this bar are submitted (strategy signals from the
-symbol's previous bar, scripted orders of this date/time); the broker matches the bar; the
-strategy sees the bar's close. With an AI trader, once all bars of a moment are matched the
-trader checks its exits and, when due, runs a decision cycle (see ``backtest.ai``).
+snapshotted) and rolls T+1; the broker matches the bar: first the orders resting from earlier
+bars, then the orders due on this bar (strategy signals from the symbol's previous bar, then
+scripted orders of this date/time, in file order), each validated and matched before the next,
+so an order sees what the ones before it did; the strategy sees the bar's close. With an AI
+trader, once all bars of a moment are matched the trader checks its exits and, when due, runs a
+decision cycle (see ``backtest.ai``).
 """
 
 from __future__ import annotations
@@ -174,7 +176,7 @@ def _run(
     active: dict[Market, datetime] = {}
     queued = ctx.queued
     on_bar = strategy.on_bar if strategy is not None else None
-    submit = broker.submit
+    match_bar = broker.on_bar
     driver = (
         AiDriver(ai, broker, clock, TRADER, [s.symbol for s in series]) if ai is not None else None
     )
@@ -214,15 +216,7 @@ def _run(
                 scripted_now = due.pop(key, None)
                 if scripted_now:
                     waiting = (waiting or []) + [so.request(TRADER) for so in scripted_now]
-            if waiting:
-                if bar.pre_close is not None:
-                    broker.set_reference(symbol, day, bar.pre_close, bar.status)
-                state = broker.state(symbol)
-                if state.last is None:
-                    state.last = bar.open  # the file's first bar: its open is the first price
-                for req in waiting:
-                    submit(req)
-            broker.on_bar(bar)
+            match_bar(bar, waiting or ())
             if on_bar is not None:
                 clock.set(bar.time)
                 on_bar(bar, ctx)
