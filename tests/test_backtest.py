@@ -356,3 +356,21 @@ def test_resting_orders_match_before_the_bars_new_orders(tmp_path: Path, real_da
     )
     assert (buy.status, buy.avg_price) == ("filled", Decimal("596"))
     assert (sell.status, sell.avg_price) == ("filled", Decimal("598"))
+
+
+def test_sizes_the_board_lot_rounds_are_noted_and_below_a_lot_refused(
+    tmp_path: Path, real_data: Path
+) -> None:
+    from deepalpha.engine.backtest.strategies import StrategyError
+
+    registry = InstrumentRegistry.default()
+    series = load_bar_files([real_data / "a_600519_daily_2023-08.csv"], registry)
+    config = BacktestConfig(cash=Decimal(10_000_000))
+    result = run_backtest(series, config, registry, strategy=SmaCross(fast=2, slow=5, qty=150))
+    assert result.notes == [
+        "sma_cross: qty=150 buys 100 shares of 600519.SH (rounded down to its board lot of 100)"
+    ]
+    assert build_report(result)["summary"]["notes"] == result.notes
+    assert run_backtest(series, config, registry, strategy=SmaCross(qty=200)).notes == []
+    with pytest.raises(StrategyError, match=r"qty=99 is less than one board lot of 600519\.SH"):
+        run_backtest(series, config, registry, strategy=SmaCross(qty=99))

@@ -181,6 +181,8 @@ def prepare(
         series = load_bar_files(data, instruments, VolumeUnit(volume_unit))
         if orders_file:
             check_symbols(scripted, orders_file, instruments, [s.symbol for s in series])
+        if strat is not None:
+            strat.lot_notes(s.instrument for s in series)  # a size below a lot: say so now
     except (BarFileError, OrdersFileError, StrategyError, InstrumentFileError) as exc:
         raise BacktestInputError(str(exc)) from None
     config = BacktestConfig(

@@ -71,6 +71,9 @@ class BacktestResult:
     winning_trips: int
     decisions: list[DecisionRecord] = field(default_factory=list)  # AI runs: one per cycle
     ai: AiSummary | None = None
+    # What the person should know about how the run read its input, e.g. a strategy size
+    # rounded down to a board lot.
+    notes: list[str] = field(default_factory=list)
 
 
 class _Context:
@@ -136,6 +139,8 @@ def _run(
         # A decision cycle runs every N minutes of continuous trading: daily bars have none.
         daily = ", ".join(str(s.source) for s in series if not s.intraday)
         raise ValueError(f"an AI trader needs intraday bars; daily: {daily}")
+    # Before anything runs: a strategy size below a board lot is an error, not an empty run.
+    notes = strategy.lot_notes([s.instrument for s in series]) if strategy is not None else []
     markets = {s.instrument.market for s in series}
     base = "CNY" if Market.CN in markets else "HKD"
     first = min(s.bars[0].time for s in series if s.bars)
@@ -261,4 +266,5 @@ def _run(
         winning_trips=sum(1 for f in sells if f.realized_pnl > 0),
         decisions=driver.records if driver is not None else [],
         ai=driver.summary() if driver is not None else None,
+        notes=notes,
     )
