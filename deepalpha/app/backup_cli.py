@@ -146,7 +146,7 @@ def list_(given: Shared) -> int:
     return 0
 
 
-@backup.command()
+@backup.command(short_help="Check an archive's checksums and database (default: the newest).")
 @click.argument("archive", type=click.Path(path_type=Path), required=False)
 @_command
 def verify(given: Shared, archive: Path | None) -> int:
@@ -191,7 +191,7 @@ def verify(given: Shared, archive: Path | None) -> int:
         )
 
 
-@backup.command()
+@backup.command(short_help="Replace the database and settings with an archive's.")
 @click.argument("archive", type=click.Path(path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_command

@@ -200,8 +200,8 @@ _SHARED_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {
             "type": BeijingMoment(),
             "metavar": f'"{START_FORMAT}"',
-            "help": "Where the simulated market starts, in Beijing time (default: now, or "
-            "after the last day already played).",
+            "help": "Where the simulated market starts, in Beijing time (default: now). A data "
+            "directory that has already played that day resumes after its last day.",
         },
     ),
 }
