@@ -200,8 +200,8 @@ _SHARED_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {
             "type": BeijingMoment(),
             "metavar": f'"{START_FORMAT}"',
-            "help": "Where the simulated market starts, in Beijing time (default: now). A data "
-            "directory that has already played that day resumes after its last day.",
+            "help": "Where the simulated market starts, in Beijing time, instead of where the "
+            "last run stopped (default: resume; on a fresh data directory, now).",
         },
     ),
 }
