@@ -9,8 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
-from deepalpha.app.cli import main
+from deepalpha.app.cli import cli, main
 from deepalpha.engine.backtest.report import build_report
 from deepalpha.engine.backtest.runner import BacktestConfig, run_backtest
 from deepalpha.engine.backtest.strategies import SmaCross
@@ -257,6 +258,41 @@ def test_mixed_markets_report_in_cny(tmp_path: Path, real_data: Path) -> None:
             ],
             "no bars between --start and --end",
         ),
+        (
+            [
+                "--data",
+                "{real}/a_600519_daily.csv",
+                "--strategy",
+                "sma_cross",
+                "--end",
+                "2020-13-01",
+            ],
+            "'2020-13-01' is not a date (YYYY-MM-DD)",
+        ),
+        (
+            ["--data", "{real}/a_600519_daily.csv", "--strategy", "sma_cross", "--cash", "lots"],
+            "'lots' is not a number",
+        ),
+        (
+            ["--data", "{real}/a_600519_daily.csv", "--strategy", "sma_cross", "--cash", "-5"],
+            "'-5' must be a positive number",
+        ),
+        (
+            ["--data", "{real}/a_600519_daily.csv", "--strategy", "sma_cross", "--param", "fast"],
+            "'fast': write parameters as name=value",
+        ),
+        (
+            ["--data", "{real}/a_600519_daily.csv", "--strategy", "sma_cross", "--orders", "o.csv"],
+            "--orders is not allowed with --strategy",
+        ),
+        (
+            ["--data", "{real}/a_600519_daily.csv"],
+            "one of --strategy, --orders or --trader is required",
+        ),
+        (
+            ["--data", "{real}/a_600519_daily.csv", "--orders", "/nonexistent/orders.csv"],
+            "/nonexistent/orders.csv: cannot open",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(
@@ -296,3 +332,248 @@ def test_console_script_prints_summary(tmp_path: Path, real_data: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "Final equity" in proc.stdout and "Sharpe" in proc.stdout
+
+
+# --- orders of one bar, in sequence -------------------------------------------------------------
+
+
+def _scripted(tmp_path: Path, bar_file: Path, orders_csv: str) -> list:
+    from deepalpha.engine.backtest.scripted import load_orders
+
+    registry = InstrumentRegistry.default()
+    orders = tmp_path / "orders.csv"
+    orders.write_text(orders_csv, "utf-8")
+    result = run_backtest(
+        load_bar_files([bar_file], registry),
+        BacktestConfig(cash=Decimal(10_000_000)),
+        registry,
+        scripted=load_orders(orders),
+    )
+    return sorted(result.orders, key=lambda o: int(o.id))
+
+
+def test_a_share_same_bar_round_trip_is_t_plus_one(tmp_path: Path, real_data: Path) -> None:
+    # 600519 on 2021-03-01 opened at 2179: the buy fills there first, so the sell that follows
+    # on the same daily bar finds 100 shares held, none sellable until the next trading day.
+    buy, sell = _scripted(
+        tmp_path,
+        real_data / "a_600519_daily.csv",
+        "date,symbol,side,quantity\n2021-03-01,600519,buy,100\n2021-03-01,600519,sell,100\n",
+    )
+    assert (buy.status, buy.avg_price) == ("filled", Decimal("2179"))
+    assert (sell.status, sell.reject_code) == ("rejected", "T_PLUS_ONE")
+    assert sell.reject_reason == (
+        "sell 100 600519.SH: only 0 sellable today; 100 shares bought today become sellable "
+        "on the next trading day (T+1)"
+    )
+
+
+def test_hk_same_bar_round_trip_fills_both_legs(tmp_path: Path, real_data: Path) -> None:
+    # 00700 on 2020-06-02 opened at 436; Hong Kong settles T+2 but trades T+0.
+    buy, sell = _scripted(
+        tmp_path,
+        real_data / "hk_00700_daily.csv",
+        "date,symbol,side,quantity\n2020-06-02,00700.HK,buy,100\n2020-06-02,00700.HK,sell,100\n",
+    )
+    assert (buy.status, buy.avg_price) == ("filled", Decimal("436"))
+    assert (sell.status, sell.avg_price) == ("filled", Decimal("436"))
+
+
+def test_resting_orders_match_before_the_bars_new_orders(tmp_path: Path, real_data: Path) -> None:
+    # A limit buy at 596 placed on the 09:30 bar (low 599) rests; the 09:31 bar reaches 596.
+    # It was there first, so it fills before the 09:31 market sell is checked, which then
+    # finds the 100 shares and sells them at that bar's open, 598.
+    buy, sell = _scripted(
+        tmp_path,
+        real_data / "hk_00700_1min_2020-11-23_2020-12-23.csv",
+        "datetime,symbol,side,quantity,type,limit_price\n"
+        "2020-11-23 09:30:00,00700.HK,buy,100,limit,596\n"
+        "2020-11-23 09:31:00,00700.HK,sell,100,market,\n",
+    )
+    assert (buy.status, buy.avg_price) == ("filled", Decimal("596"))
+    assert (sell.status, sell.avg_price) == ("filled", Decimal("598"))
+
+
+def test_sizes_the_board_lot_rounds_are_noted_and_below_a_lot_refused(
+    tmp_path: Path, real_data: Path
+) -> None:
+    from deepalpha.engine.backtest.strategies import StrategyError
+
+    registry = InstrumentRegistry.default()
+    series = load_bar_files([real_data / "a_600519_daily_2023-08.csv"], registry)
+    config = BacktestConfig(cash=Decimal(10_000_000))
+    result = run_backtest(series, config, registry, strategy=SmaCross(fast=2, slow=5, qty=150))
+    assert result.notes == [
+        "sma_cross: qty=150 buys 100 shares of 600519.SH (rounded down to its board lot of 100)"
+    ]
+    assert build_report(result)["summary"]["notes"] == result.notes
+    assert run_backtest(series, config, registry, strategy=SmaCross(qty=200)).notes == []
+    with pytest.raises(StrategyError, match=r"qty=99 is less than one board lot of 600519\.SH"):
+        run_backtest(series, config, registry, strategy=SmaCross(qty=99))
+
+
+# --- through the command: same-bar sequences, rounded sizes, unknown codes ----------------------
+
+
+def _command(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, ["backtest", "--quiet", *(str(a) for a in args)])
+
+
+def _orders(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "orders.csv"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_a_share_same_bar_sell_is_t_plus_one_in_the_report(tmp_path: Path, real_data: Path) -> None:
+    orders = _orders(
+        tmp_path,
+        "date,symbol,side,quantity,type\n"
+        "2023-08-14,600519,buy,100,market\n"
+        "2023-08-14,600519,sell,100,market\n",
+    )
+    out = tmp_path / "report.json"
+    result = _command(
+        "--data", real_data / "a_600519_daily_2023-08.csv", "--cash", "1000000",
+        "--orders", orders, "--json", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text("utf-8"))
+    buy, sell = report["orders"]
+    assert (buy["status"], buy["filled_quantity"]) == ("filled", 100)
+    assert (sell["status"], sell["reject_code"]) == ("rejected", "T_PLUS_ONE")
+    assert (
+        "100 shares bought today become sellable on the next trading day" in (sell["reject_reason"])
+    )
+    assert [f["side"] for f in report["fills"]] == ["buy"]
+    assert "T_PLUS_ONE 1" in result.stdout
+
+
+def test_hk_same_bar_round_trip_fills_twice_in_the_report(tmp_path: Path, real_data: Path) -> None:
+    orders = _orders(
+        tmp_path,
+        "date,symbol,side,quantity\n2020-06-02,00700.HK,buy,100\n2020-06-02,00700.HK,sell,100\n",
+    )
+    out = tmp_path / "report.json"
+    result = _command(
+        "--data", real_data / "hk_00700_daily.csv", "--cash", "1000000",
+        "--orders", orders, "--json", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text("utf-8"))
+    assert [o["status"] for o in report["orders"]] == ["filled", "filled"]
+    fills = report["fills"]
+    assert [(f["side"], f["quantity"], f["price"]) for f in fills] == [
+        ("buy", 100, "436"),
+        ("sell", 100, "436"),
+    ]
+    assert report["summary"]["round_trips"] == 1
+
+
+def test_a_quantity_the_board_lot_rounds_is_reported(tmp_path: Path, real_data: Path) -> None:
+    out = tmp_path / "report.json"
+    result = _command(
+        "--data", real_data / "hk_00005_daily.csv", "--cash", "1000000", "--start", "2020-01-01",
+        "--strategy", "sma_cross", "--param", "qty=1000", "--json", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    note = "sma_cross: qty=1000 buys 800 shares of 00005.HK (rounded down to its board lot of 400)"
+    assert f"note: {note}" in " ".join(result.stdout.split())
+    report = json.loads(out.read_text("utf-8"))
+    assert report["summary"]["notes"] == [note]
+    buys = [f["quantity"] for f in report["fills"] if f["side"] == "buy"]
+    assert buys and set(buys) == {800}
+
+
+def test_a_quantity_below_one_lot_names_the_lot(real_data: Path) -> None:
+    result = _command(
+        "--data", real_data / "hk_00005_daily.csv", "--cash", "1000000",
+        "--strategy", "sma_cross", "--param", "qty=300",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "deepalpha: error: sma_cross: qty=300 is less than one board lot of 00005.HK "
+        "(400 shares); give qty=400 or more"
+    )
+
+
+def test_an_unknown_code_in_a_bar_file_names_file_line_and_code(tmp_path: Path) -> None:
+    bars = tmp_path / "bars.csv"
+    bars.write_text(
+        "date,code,open,high,low,close,volume\n"
+        "2024-01-02,00700,300,310,290,305,1000\n"
+        "2024-01-02,01234,10,11,9,10.5,1000\n"
+        "2024-01-03,01234,10,11,9,10.5,1000\n",
+        "utf-8",
+    )
+    result = _command("--data", bars, "--cash", "1000000", "--strategy", "sma_cross")
+    assert result.exit_code == 2
+    err = " ".join(result.stderr.split())
+    assert err.startswith(f"deepalpha: error: {bars}:3: code '01234': the board lot of 01234.HK")
+    assert "--instruments FILE" in err
+    extra = tmp_path / "instruments.csv"
+    extra.write_text("symbol,name,name_en,board_lot\n01234.HK,Test,Test,2000\n", "utf-8")
+    result = _command(
+        "--data", bars, "--cash", "1000000", "--strategy", "sma_cross", "--param", "qty=2000",
+        "--instruments", extra,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "2021-03-01,01234.HK,buy,100",
+            "symbol 01234.HK is not in the instrument data and has no bars in --data (it has "
+            "600519.SH): add its bar file to --data and a line "
+            "'01234.HK,<name>,<name_en>,<board_lot>' to a CSV given with --instruments FILE",
+        ),
+        (
+            "2021-03-01,000001,buy,100",
+            "symbol 000001.SZ has no bars in --data (it has 600519.SH); add its bar file to --data",
+        ),
+    ],
+)
+def test_orders_for_a_symbol_without_bars_name_file_and_line(
+    tmp_path: Path, real_data: Path, line: str, message: str
+) -> None:
+    orders = _orders(tmp_path, f"date,symbol,side,quantity\n2021-03-01,600519,buy,100\n{line}\n")
+    result = _command(
+        "--data", real_data / "a_600519_daily.csv", "--cash", "1000000", "--orders", orders
+    )
+    assert result.exit_code == 2
+    assert " ".join(result.stderr.split()) == f"deepalpha: error: {orders}:3: {message}"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_data_dir_chooses_the_settings_a_backtest_reads(
+    tmp_path: Path, real_data: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    monkeypatch.delenv("DEEPALPHA_CONFIG")  # the tests' guard against the developer's own
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "settings.toml").write_text("[fees]\ncn_commission_min = 50\n", "utf-8")
+    orders = _orders(tmp_path, "date,symbol,side,quantity\n2023-08-14,600519,buy,100\n")
+    out = tmp_path / "report.json"
+    args = [
+        "backtest", "--quiet", "--data", str(real_data / "a_600519_daily_2023-08.csv"),
+        "--cash", "1000000", "--orders", str(orders), "--json", str(out),
+    ]  # fmt: skip
+    given = ["--data-dir", str(data)]
+    result = CliRunner().invoke(cli, [*given, *args] if where == "before" else [*args, *given])
+    assert result.exit_code == 0, result.output
+    [fill] = json.loads(out.read_text("utf-8"))["fills"]
+    # 0.025 % of the 181,000 bought is 45.25: the ¥50 minimum of this settings file applies.
+    assert Decimal(fill["amount"]) == 181000
+    assert Decimal(fill["fees"]["commission"]) == 50
+
+
+def test_data_files_given_after_one_flag_or_repeated(tmp_path: Path, real_data: Path) -> None:
+    a, hk = real_data / "a_600519_daily_2023-08.csv", real_data / "hk_00700_daily.csv"
+    orders = _orders(tmp_path, "date,symbol,side,quantity\n2023-08-14,600519,buy,100\n")
+    for data in (["--data", a, hk], ["--data", a, "--data", hk]):
+        out = tmp_path / "report.json"
+        result = _command(*data, "--cash", "100", "--orders", orders, "--json", out)
+        assert result.exit_code == 0, result.output
+        assert json.loads(out.read_text("utf-8"))["summary"]["symbols"] == 2

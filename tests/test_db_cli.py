@@ -12,6 +12,8 @@ from deepalpha.storage.migrate import head_revision
 
 def test_db_commands(database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["--data-dir", str(tmp_path), "--database-url", database_url]
+    # An empty database (on SQLite: an empty file; 'db current' never creates one).
+    (tmp_path / "deepalpha.db").touch()
     assert main([*base, "db", "current"]) == 0
     assert "empty (no schema yet)" in capsys.readouterr().out
     assert main([*base, "db", "upgrade"]) == 0

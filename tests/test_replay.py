@@ -160,8 +160,11 @@ def test_bad_files_name_file_line_and_reason(
 
 def test_unknown_hk_lot_says_what_to_supply(tmp_path: Path, registry: InstrumentRegistry) -> None:
     path = _write(tmp_path, HEADER + "2024-01-02,01234,10,11,9,10.5,1000\n")
-    with pytest.raises(BarFileError, match=r"board lot of 01234\.HK is unknown.*--instruments"):
+    with pytest.raises(
+        BarFileError, match=r"board lot of 01234\.HK is unknown.*--instruments"
+    ) as err:
         load_bar_file(path, registry)
+    assert str(err.value).startswith(f"{path}:2: code '01234': ")  # where, and what it read
     extra = _write(
         tmp_path, "symbol,name,name_en,board_lot\n01234.HK,Test,Test,2000\n", "instruments.csv"
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from deepalpha.engine.backtest.runner import BacktestConfig, BacktestResult, run_backtest
-from deepalpha.engine.backtest.scripted import OrdersFileError, load_orders
+from deepalpha.engine.backtest.scripted import OrdersFileError, check_symbols, load_orders
 from deepalpha.engine.feeds.csv_replay import load_bar_files
 from deepalpha.engine.markets.instruments import InstrumentRegistry
 from deepalpha.engine.orders import Order, OrderStatus
@@ -300,3 +300,18 @@ def test_bad_orders_files_name_the_line(tmp_path: Path, text: str, message: str)
     with pytest.raises(OrdersFileError) as err:
         load_orders(path)
     assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_orders_for_symbols_the_data_lacks_are_refused_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "date,symbol,side,quantity\n2024-01-02,600519,buy,100\n2024-01-02,hk.1234,buy,100\n",
+        "utf-8",
+    )
+    orders = load_orders(path)
+    registry = InstrumentRegistry.default()
+    check_symbols(orders[:1], path, registry, ["600519.SH"])  # every symbol has bars: fine
+    with pytest.raises(OrdersFileError) as err:
+        check_symbols(orders, path, registry, ["600519.SH"])
+    assert str(err.value).startswith(f"{path}:3: symbol 01234.HK is not in the instrument data")
+    assert "--instruments FILE" in str(err.value)

@@ -35,7 +35,12 @@ from deepalpha.engine.ai.validation import ValidationSettings
 from deepalpha.engine.backtest.ai import AiSetup, ModelUnavailable, estimate_cost
 from deepalpha.engine.backtest.report import build_report
 from deepalpha.engine.backtest.runner import BacktestConfig, BacktestResult, run_backtest
-from deepalpha.engine.backtest.scripted import OrdersFileError, ScriptedOrder, load_orders
+from deepalpha.engine.backtest.scripted import (
+    OrdersFileError,
+    ScriptedOrder,
+    check_symbols,
+    load_orders,
+)
 from deepalpha.engine.backtest.strategies import Strategy, StrategyError, build_strategy
 from deepalpha.engine.feeds.csv_replay import BarFileError, BarSeries, VolumeUnit, load_bar_files
 from deepalpha.engine.markets.calendar import cache_dir
@@ -174,6 +179,10 @@ def prepare(
         strat = build_strategy(strategy, params) if strategy else None
         scripted = load_orders(orders_file) if orders_file else ()
         series = load_bar_files(data, instruments, VolumeUnit(volume_unit))
+        if orders_file:
+            check_symbols(scripted, orders_file, instruments, [s.symbol for s in series])
+        if strat is not None:
+            strat.lot_notes(s.instrument for s in series)  # a size below a lot: say so now
     except (BarFileError, OrdersFileError, StrategyError, InstrumentFileError) as exc:
         raise BacktestInputError(str(exc)) from None
     config = BacktestConfig(

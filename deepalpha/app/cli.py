@@ -1,215 +1,648 @@
-"""The ``deepalpha`` command."""
+"""The ``deepalpha`` command: a click group whose default (no command) opens the workstation.
+
+The shared options say where things are (``--data-dir``, ``--database-url``) and how the
+simulated market runs (``--seed``, ``--speed``, ``--start``). They go before or after the
+command: ``deepalpha --data-dir D backup create`` and ``deepalpha backup create --data-dir D``
+are the same. Given in both places, the command's own value wins, being the nearer one.
+
+Exit status: 0 done; 1 the command ran and says why it did nothing (``db current`` with no
+database yet, ``backup verify`` with no archive, a declined confirmation); 2 a mistake in what
+was asked, said in one line (``deepalpha: error: …``) or by click's usage message; 130 Ctrl+C.
+
+Heavy libraries (sqlalchemy, textual, pandas, exchange-calendars, TA-Lib) are imported inside
+the commands, so that ``deepalpha --help`` answers at once.
+"""
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import json
 import os
 import sys
 import tempfile
-from datetime import date
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ClassVar, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
 
 from deepalpha import __version__
 
 if TYPE_CHECKING:
     from deepalpha.app.backtest_job import AiOptions, CostEstimate
+    from deepalpha.app.runtime import RuntimeOptions
+    from deepalpha.app.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BEIJING = ZoneInfo("Asia/Shanghai")  # --start is read as exchange time, whatever the machine's
+START_FORMAT = "YYYY-MM-DD HH:MM"
 
 
-def _decimal_arg(text: str) -> Decimal:
-    try:
-        value = Decimal(text.replace(",", "").replace("_", ""))
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value.is_finite() or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
-
-
-def _date_arg(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _param_arg(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"{text!r}: write parameters as name=value")
-    return key.strip(), value.strip()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="deepalpha",
-        allow_abbrev=False,
-        description="A trading workstation for China A-shares and Hong Kong stocks. Without a "
-        "command it opens the workstation on the simulated market.",
-    )
-    parser.add_argument("--version", action="version", version=f"deepalpha {__version__}")
-    parser.add_argument("--seed", type=int, default=None, help="simulator seed")
-    parser.add_argument(
-        "--speed", type=float, default=None, help="simulated seconds per real second"
-    )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="folder of the database, settings and backups "
-        "(default: DEEPALPHA_DATA_DIR or the platform data directory)",
-    )
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        metavar="URL",
-        help="postgresql+asyncpg://… instead of the local SQLite file "
-        "(default: DEEPALPHA_DATABASE_URL)",
-    )
-    parser.add_argument(
-        "--serve",
-        action="store_true",
-        help="run the engine headless (no TUI) until SIGTERM or Ctrl+C",
-    )
-    sub = parser.add_subparsers(dest="command")
-
-    db = sub.add_parser("db", help="database schema: upgrade, current, history")
-    db.add_argument("action", choices=["upgrade", "current", "history"])
-
-    from deepalpha.app import backup_cli  # noqa: PLC0415 - light: argparse only
-
-    backup_cli.add_parser(sub)
-
-    bt = sub.add_parser(
-        "backtest",
-        help="replay bar files through the paper broker",
-        description="Replay CSV bar files through the same broker and portfolio "
-        "as live trading, with a strategy, scripted orders or an AI trader.",
-    )
-    bt.add_argument(
-        "--data",
-        nargs="+",
-        type=Path,
-        required=True,
-        metavar="PATH",
-        help="bar files (daily 'date' or intraday 'datetime' rows)",
-    )
-    bt.add_argument(
-        "--cash",
-        type=_decimal_arg,
-        required=True,
-        help="initial cash in each currency the data trades in (CNY, HKD)",
-    )
-    bt.add_argument("--start", type=_date_arg, help="first trading day (YYYY-MM-DD)")
-    bt.add_argument("--end", type=_date_arg, help="last trading day (YYYY-MM-DD)")
-    how = bt.add_mutually_exclusive_group(required=True)
-    how.add_argument("--strategy", help="a built-in strategy: sma_cross")
-    how.add_argument(
-        "--orders",
-        type=Path,
-        metavar="ORDERS.csv",
-        help="scripted orders: date|datetime,symbol,side,quantity,type,limit_price",
-    )
-    how.add_argument(
-        "--trader",
-        choices=["ai"],
-        help="an AI trader deciding every --interval minutes of trading (intraday bars)",
-    )
-    bt.add_argument(
-        "--param",
-        type=_param_arg,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="strategy parameter (repeatable)",
-    )
-    bt.add_argument("--json", type=Path, metavar="OUT.json", help="write the full report")
-    bt.add_argument(
-        "--instruments",
-        type=Path,
-        metavar="FILE",
-        help="more instruments (CSV: symbol,name,name_en,board_lot)",
-    )
-    bt.add_argument(
-        "--volume-unit",
-        choices=["auto", "shares", "lots"],
-        default="auto",
-        help="how the files count volume (auto: read it from 'amount')",
-    )
-    bt.add_argument(
-        "--participation",
-        type=_decimal_arg,
-        default=None,
-        help="largest share of a bar's volume an order may take (default 0.25)",
-    )
-    bt.add_argument("--quiet", action="store_true", help="no progress bar")
-    ai = bt.add_argument_group("AI trader (--trader ai)")
-    ai.add_argument(
-        "--model",
-        metavar="PROFILE",
-        help="baseline (rules, no LLM; the default), a model profile (deepseek, qwen, openai, "
-        "kimi, ollama, vllm, llamacpp or one of settings [ai.profiles]), or custom",
-    )
-    ai.add_argument("--base-url", metavar="URL", help="--model custom: the endpoint (…/v1)")
-    ai.add_argument("--model-name", metavar="NAME", help="--model custom: the model to ask")
-    ai.add_argument(
-        "--interval",
-        type=int,
-        metavar="MINUTES",
-        help="minutes of simulated time between decisions (default: setting ai.interval_minutes)",
-    )
-    ai.add_argument(
-        "--symbols", nargs="+", metavar="SYMBOL", help="the candidates (default: all in the data)"
-    )
-    ai.add_argument(
-        "--lang", choices=["en", "zh"], default="en", help="the prompts' language (default en)"
-    )
-    ai.add_argument(
-        "--yes",
-        action="store_true",
-        help="go ahead with a paid model without asking (the estimated cost is printed)",
-    )
-    return parser
-
-
-class UserError(Exception):
+class UserError(click.ClickException):
     """A problem with the user's input; printed as one clear line, exit status 2."""
 
+    exit_code = 2
 
-def _ai_options(args: argparse.Namespace) -> AiOptions | None:
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"deepalpha: error: {self.format_message()}", file=file or sys.stderr)
+
+
+# --- value types: the same messages the argparse types gave -----------------------------------
+class PositiveDecimal(click.ParamType):
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Decimal):
+            return value
+        try:
+            number = Decimal(str(value).replace(",", "").replace("_", ""))
+        except InvalidOperation:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not number.is_finite() or number <= 0:
+            self.fail(f"{value!r} must be a positive number", param, ctx)
+        return number
+
+
+class PositiveFloat(click.ParamType):
+    """A rate such as the simulator's speed; not money, so a float is right."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float):
+            return value
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (0 < number < float("inf")):
+            self.fail(f"{value!r} must be a positive number", param, ctx)
+        return number
+
+
+class IsoDate(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date (YYYY-MM-DD)", param, ctx)
+
+
+class BeijingMoment(click.ParamType):
+    """A wall-clock moment in Beijing time (Asia/Shanghai), made timezone-aware."""
+
+    name = START_FORMAT
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        text = " ".join(str(value).replace("T", " ").split())
+        try:
+            naive = datetime.strptime(text, "%Y-%m-%d %H:%M")  # noqa: DTZ007 - Beijing below
+        except ValueError:
+            self.fail(
+                f"{value!r} is not a moment in Beijing time: write {START_FORMAT}, "
+                'e.g. "2024-03-04 09:30"',
+                param,
+                ctx,
+            )
+        return naive.replace(tzinfo=BEIJING)
+
+
+class Count(click.ParamType):
+    name = "N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            number = value
+        else:
+            try:
+                number = int(value)
+            except ValueError:
+                self.fail(f"{value!r} is not a whole number", param, ctx)
+        if number < 0:
+            self.fail(f"{value!r} must be 0 or more", param, ctx)
+        return number
+
+
+def _param(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    out = []
+    for text in values:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{text!r}: write parameters as name=value")
+        out.append((key.strip(), value.strip()))
+    return out
+
+
+# --- the shared options -------------------------------------------------------------------------
+@dataclass(slots=True)
+class Shared:
+    """The shared options as given, the command's own over the group's."""
+
+    data_dir: Path | None = None
+    database_url: str | None = None
+    seed: int | None = None
+    speed: float | None = None
+    start: datetime | None = None
+
+    def runtime_options(self) -> RuntimeOptions:
+        from deepalpha.app import paths  # noqa: PLC0415
+        from deepalpha.app.runtime import RuntimeOptions  # noqa: PLC0415 - heavy
+
+        return RuntimeOptions(
+            data_dir=paths.data_dir(self.data_dir),
+            database_url=self.database_url,
+            seed=self.seed,
+            speed=self.speed,
+            start_at=self.start,
+        )
+
+
+MARKET_OPTIONS = ("seed", "speed", "start")
+
+_SHARED_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "data_dir": (
+        "--data-dir",
+        {
+            "type": click.Path(file_okay=False, path_type=Path),
+            "metavar": "DIR",
+            "help": "Folder of the database, settings.toml and backups/ "
+            "(default: DEEPALPHA_DATA_DIR, else the platform data directory).",
+        },
+    ),
+    "database_url": (
+        "--database-url",
+        {
+            "metavar": "URL",
+            "help": "postgresql+asyncpg://… instead of the SQLite file in the data directory "
+            "(default: DEEPALPHA_DATABASE_URL).",
+        },
+    ),
+    "seed": ("--seed", {"type": int, "metavar": "N", "help": "Simulated market seed."}),
+    "speed": (
+        "--speed",
+        {"type": PositiveFloat(), "metavar": "X", "help": "Simulated seconds per real second."},
+    ),
+    "start": (
+        "--start",
+        {
+            "type": BeijingMoment(),
+            "metavar": f'"{START_FORMAT}"',
+            "help": "Where the simulated market starts, in Beijing time, instead of where the "
+            "last run stopped (default: resume; on a fresh data directory, now).",
+        },
+    ),
+}
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        # Parsed in order root, then command: a command's value lands last and wins.
+        if value is not None:
+            setattr(ctx.ensure_object(Shared), name, value)
+
+    return callback
+
+
+def shared(*names: str) -> Callable[[F], F]:
+    """Give a command the shared options ``names``; their values go to the context's
+    :class:`Shared` rather than to the function."""
+
+    def decorate(f: F) -> F:
+        for name in reversed(names):
+            flag, extra = _SHARED_OPTIONS[name]
+            f = click.option(
+                flag, name, default=None, expose_value=False, callback=_store(name), **extra
+            )(f)
+        return f
+
+    return decorate
+
+
+def _spread(args: Sequence[str], names: frozenset[str]) -> list[str]:
+    """``--data a.csv b.csv`` as ``--data a.csv --data b.csv``: options that take one or more
+    values (argparse's nargs="+") in click, which gives an option a fixed number of values."""
+    out: list[str] = []
+    current: str | None = None
+    taken = 0
+    for i, arg in enumerate(args):
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        if arg.startswith("-") and len(arg) > 1:
+            flag, eq, _ = arg.partition("=")
+            current = flag if flag in names else None
+            taken = 1 if eq else 0
+            out.append(arg)
+            continue
+        if current is not None:
+            if taken:
+                out.append(current)
+            taken += 1
+        out.append(arg)
+    return out
+
+
+class GreedyCommand(click.Command):
+    greedy = frozenset({"--data", "--symbols"})
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _spread(args, self.greedy))
+
+
+class LazyGroup(click.Group):
+    """Commands in other modules, imported when asked for."""
+
+    lazy: ClassVar[dict[str, str]] = {"backup": "deepalpha.app.backup_cli:backup"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy.get(cmd_name)
+        if target is not None:
+            module, _, attr = target.partition(":")
+            command = getattr(importlib.import_module(module), attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+# --- the group ----------------------------------------------------------------------------------
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+The shared options also go after a command:
+  deepalpha backup create --data-dir DIR  is  deepalpha --data-dir DIR backup create
+Given in both places, the command's own value wins.
+
+\b
+Exit status: 0 done; 1 nothing done, and the output says why (e.g. 'db current' with no
+database yet); 2 a mistake in the input, in one line on stderr; 130 interrupted.""",
+)
+@shared("data_dir", "database_url", *MARKET_OPTIONS)
+@click.option(
+    "--serve",
+    "serve_flag",
+    is_flag=True,
+    help="Alias of the 'serve' command: the engine headless until SIGTERM or Ctrl+C.",
+)
+@click.version_option(__version__, prog_name="deepalpha", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, serve_flag: bool) -> int | None:
+    """A trading workstation for China A-shares and Hong Kong stocks.
+
+    Without a command it opens the workstation on the simulated market.
+    """
+    given = ctx.ensure_object(Shared)
+    command = ctx.invoked_subcommand
+    if serve_flag and command is not None:
+        raise click.UsageError(
+            f"--serve is an alias of the 'serve' command; it does not go with '{command}'"
+        )
+    if command not in (None, "serve"):
+        # Only the root's values are stored yet: the command's options are parsed next.
+        misplaced = [f"--{n}" for n in MARKET_OPTIONS if getattr(given, n) is not None]
+        if misplaced:
+            hint = (
+                " (backtest has its own --start DATE, after 'backtest')"
+                if (command == "backtest" and given.start is not None)
+                else ""
+            )
+            raise click.UsageError(
+                f"{', '.join(misplaced)} set{'s' if len(misplaced) == 1 else ''} up the "
+                f"simulated market of the workstation and 'serve', not '{command}'{hint}"
+            )
+    if command is not None:
+        return None
+    return _run_serve(given) if serve_flag else _run_workstation(given)
+
+
+@cli.result_callback()
+@click.pass_context
+def _exit_with(ctx: click.Context, code: int | None, **_: Any) -> None:
+    ctx.exit(code or 0)
+
+
+# --- serve and the workstation ------------------------------------------------------------------
+@cli.command(short_help="Run the engine headless until SIGTERM or Ctrl+C.")
+@shared("data_dir", "database_url", *MARKET_OPTIONS)
+@click.pass_obj
+def serve(given: Shared) -> int:
+    """Run the engine headless (no TUI) until SIGTERM or Ctrl+C; alias: deepalpha --serve."""
+    return _run_serve(given)
+
+
+def _run_serve(given: Shared) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
+    from deepalpha.app.serve import serve as serve_headless  # noqa: PLC0415
+    from deepalpha.app.serve import setup_logging  # noqa: PLC0415
+    from deepalpha.app.settings import SettingsError  # noqa: PLC0415
+    from deepalpha.storage.database import DatabaseError  # noqa: PLC0415
+
+    setup_logging()
+    try:
+        return asyncio.run(serve_headless(given.runtime_options()))
+    except (DatabaseError, DataDirBusy) as exc:
+        raise UserError(str(exc)) from None
+    except SettingsError as exc:
+        raise UserError(f"settings: {exc}") from None
+
+
+def _run_workstation(given: Shared) -> int:
+    from deepalpha.app.local_backend import LocalBackend  # noqa: PLC0415
+    from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
+    from deepalpha.app.tui import make_app  # noqa: PLC0415
+    from deepalpha.storage.database import DatabaseError  # noqa: PLC0415
+
+    app = make_app(LocalBackend(given.runtime_options()))
+    try:
+        app.run()
+    except (DatabaseError, DataDirBusy) as exc:
+        raise UserError(str(exc)) from None
+    return app.return_code or 0
+
+
+# --- db -----------------------------------------------------------------------------------------
+@cli.group()
+def db() -> None:
+    """Database schema: upgrade, current, history."""
+
+
+@db.command("upgrade")
+@shared("data_dir", "database_url")
+@click.pass_obj
+def db_upgrade(given: Shared) -> int:
+    """Bring the schema to this version's head (creates the database if there is none)."""
+    return _run_db("upgrade", given)
+
+
+@db.command("current")
+@shared("data_dir", "database_url")
+@click.pass_obj
+def db_current(given: Shared) -> int:
+    """The database's schema revision. Never creates a database: where there is none yet it
+    says so and exits with status 1."""
+    return _run_db("current", given)
+
+
+@db.command("history")
+def db_history() -> int:
+    """Every schema revision this version knows, newest first."""
+    from deepalpha.storage.migrate import head_revision, history  # noqa: PLC0415
+
+    head = head_revision()
+    for rev in history():
+        click.echo(
+            f"{rev.revision}  {rev.message.splitlines()[0] if rev.message else ''}"
+            f"{'  (head)' if rev.revision == head else ''}"
+        )
+    return 0
+
+
+def _run_db(action: str, given: Shared) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from deepalpha.app import paths  # noqa: PLC0415
+    from deepalpha.storage.database import (  # noqa: PLC0415
+        DatabaseError,
+        create_engine,
+        resolve,
+    )
+    from deepalpha.storage.migrate import (  # noqa: PLC0415
+        SchemaError,
+        current_revision,
+        head_revision,
+        upgrade,
+    )
+
+    try:
+        target = resolve(given.database_url, paths.data_dir(given.data_dir))
+    except DatabaseError as exc:
+        raise UserError(str(exc)) from None
+    if action == "current" and target.path is not None and not target.path.exists():
+        # Opening a SQLite path creates the file (and its folder): a question must not.
+        click.echo(
+            f"{target.display}: no database there yet ('deepalpha db upgrade' or starting "
+            "DeepAlpha creates it)"
+        )
+        return 1
+
+    async def go() -> None:
+        engine = create_engine(target)
+        try:
+            if action == "upgrade":
+                before = await current_revision(engine)
+                after = await upgrade(engine)
+                click.echo(
+                    f"{target.display}: {before or 'empty'} → {after}"
+                    if before != after
+                    else f"{target.display}: already at {after}"
+                )
+            else:
+                rev = await current_revision(engine)
+                state = "head" if rev == head_revision() else f"behind head {head_revision()}"
+                click.echo(
+                    f"{target.display}: {rev or 'empty (no schema yet)'}"
+                    f"{f' ({state})' if rev else ''}"
+                )
+        except SchemaError as exc:
+            raise UserError(f"{target.display}: {exc}") from None
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(go())
+    except DatabaseError as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+# --- backtest -----------------------------------------------------------------------------------
+@cli.command(
+    cls=GreedyCommand,
+    short_help="Replay bar files through the paper broker.",
+    epilog="--data and --symbols take one or more values (--data a.csv b.csv) or repeat.",
+)
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH...",
+    help="Bar files (daily 'date' or intraday 'datetime' rows).",
+)
+@click.option(
+    "--cash",
+    required=True,
+    type=PositiveDecimal(),
+    help="Initial cash in each currency the data trades in (CNY, HKD).",
+)
+@click.option("--start", type=IsoDate(), help="First trading day (YYYY-MM-DD).")
+@click.option("--end", type=IsoDate(), help="Last trading day (YYYY-MM-DD).")
+@click.option("--strategy", metavar="NAME", help="A built-in strategy: sma_cross.")
+@click.option(
+    "--orders",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="ORDERS.csv",
+    help="Scripted orders: date|datetime,symbol,side,quantity,type,limit_price. Orders of one "
+    "bar are processed in file order, each seeing what the ones before it did.",
+)
+@click.option(
+    "--trader",
+    type=click.Choice(["ai"]),
+    help="An AI trader deciding every --interval minutes of trading (intraday bars).",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    callback=_param,
+    help="Strategy parameter (repeatable). A quantity the board lot rounds is reported.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path),
+    metavar="OUT.json",
+    help="Write the full report.",
+)
+@click.option(
+    "--instruments",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="More instruments (CSV: symbol,name,name_en,board_lot).",
+)
+@click.option(
+    "--volume-unit",
+    type=click.Choice(["auto", "shares", "lots"]),
+    default="auto",
+    show_default=True,
+    help="How the files count volume (auto: read it from 'amount').",
+)
+@click.option(
+    "--participation",
+    type=PositiveDecimal(),
+    default=None,
+    help="Largest share of a bar's volume an order may take (default: setting, 0.25).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--model",
+    metavar="PROFILE",
+    help="AI trader: baseline (rules, no LLM; the default), a model profile (deepseek, qwen, "
+    "openai, kimi, ollama, vllm, llamacpp or one of settings [ai.profiles]), or custom.",
+)
+@click.option("--base-url", metavar="URL", help="--model custom: the endpoint (…/v1).")
+@click.option("--model-name", metavar="NAME", help="--model custom: the model to ask.")
+@click.option(
+    "--interval",
+    type=int,
+    metavar="MINUTES",
+    help="AI trader: minutes of simulated time between decisions (default: setting "
+    "ai.interval_minutes).",
+)
+@click.option(
+    "--symbols",
+    multiple=True,
+    metavar="SYMBOL...",
+    help="AI trader: the candidates (default: all in the data).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="AI trader: the prompts' language.",
+)
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="AI trader: go ahead with a paid model without asking (the estimated cost is printed).",
+)
+@shared("data_dir")
+@click.pass_obj
+def backtest(given: Shared, **opts: Any) -> int:
+    """Replay CSV bar files through the same broker and portfolio as live trading, with a
+    strategy, scripted orders or an AI trader.
+
+    --data-dir only chooses the settings.toml read (fees, rules, model profiles and prices);
+    a backtest stores nothing.
+    """
+    how = [f"--{key}" for key in ("strategy", "orders", "trader") if opts[key] is not None]
+    if not how:
+        raise click.UsageError("one of --strategy, --orders or --trader is required")
+    if len(how) > 1:
+        raise click.UsageError(f"{how[1]} is not allowed with {how[0]}")
+    return _run_backtest(given, opts)
+
+
+def _settings(given: Shared) -> Settings:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from deepalpha.app import paths  # noqa: PLC0415
+    from deepalpha.app.settings import Settings, SettingsError, use_settings_file  # noqa: PLC0415
+
+    use_settings_file(paths.settings_file(paths.data_dir(given.data_dir)))
+    try:
+        return Settings()
+    except SettingsError as exc:
+        raise UserError(f"settings: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UserError(f"settings: {where}: {first['msg']}") from None
+
+
+def _ai_options(opts: dict[str, Any]) -> AiOptions | None:
     from deepalpha.app.backtest_job import AiOptions  # noqa: PLC0415
 
     given = [
         flag
         for flag, value in (
-            ("--model", args.model),
-            ("--base-url", args.base_url),
-            ("--model-name", args.model_name),
-            ("--interval", args.interval),
-            ("--symbols", args.symbols),
+            ("--model", opts["model"]),
+            ("--base-url", opts["base_url"]),
+            ("--model-name", opts["model_name"]),
+            ("--interval", opts["interval"]),
+            ("--symbols", opts["symbols"] or None),
         )
         if value is not None
     ]
-    if args.trader != "ai":
+    if opts["trader"] != "ai":
         if given:
             raise UserError(
                 f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --trader ai only"
             )
         return None
     return AiOptions(
-        model=args.model or "baseline",
-        base_url=args.base_url,
-        model_name=args.model_name,
-        interval_minutes=args.interval,
-        symbols=tuple(args.symbols or ()),
-        lang=args.lang,
+        model=opts["model"] or "baseline",
+        base_url=opts["base_url"],
+        model_name=opts["model_name"],
+        interval_minutes=opts["interval"],
+        symbols=tuple(opts["symbols"]),
+        lang=opts["lang"],
     )
 
 
-def _run_backtest(args: argparse.Namespace) -> int:
+def _run_backtest(given: Shared, opts: dict[str, Any]) -> int:
     from rich.console import Console  # noqa: PLC0415 - keep `deepalpha --help` fast
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
 
@@ -219,7 +652,6 @@ def _run_backtest(args: argparse.Namespace) -> int:
         execute,
         prepare,
     )
-    from deepalpha.app.settings import Settings  # noqa: PLC0415
     from deepalpha.engine.backtest.report import build_report  # noqa: PLC0415
 
     err = Console(stderr=True)
@@ -232,23 +664,25 @@ def _run_backtest(args: argparse.Namespace) -> int:
             TimeRemainingColumn(),
             console=err,
             transient=True,
-            disable=args.quiet,
+            disable=opts["quiet"],
         )
 
+    ai = _ai_options(opts)
+    settings = _settings(given)
     try:
         prepared = prepare(
-            Settings(),
-            args.data,
-            args.cash,
-            args.strategy,
-            dict(args.param),
-            args.orders,
-            start=args.start,
-            end=args.end,
-            instruments_file=args.instruments,
-            volume_unit=args.volume_unit,
-            participation=args.participation,
-            ai=_ai_options(args),
+            settings,
+            list(opts["data"]),
+            opts["cash"],
+            opts["strategy"],
+            dict(opts["params"]),
+            opts["orders"],
+            start=opts["start"],
+            end=opts["end"],
+            instruments_file=opts["instruments"],
+            volume_unit=opts["volume_unit"],
+            participation=opts["participation"],
+            ai=ai,
         )
         series = prepared.series
         names = ", ".join(s.symbol for s in series)
@@ -259,7 +693,7 @@ def _run_backtest(args: argparse.Namespace) -> int:
                 task = progress.add_task(names[:60], total=total)
                 cost = estimate(prepared, lambda done, _t: progress.update(task, completed=done))
             assert cost is not None
-            _confirm(cost, args.yes, Console())
+            _confirm(cost, opts["yes"], Console())
         with progress_bar("backtest") as progress:
             task = progress.add_task(names[:60], total=total)
             result = execute(
@@ -268,10 +702,13 @@ def _run_backtest(args: argparse.Namespace) -> int:
     except BacktestInputError as exc:
         raise UserError(str(exc)) from None
     report = build_report(result)
-    _print_summary(report, Console())
-    if args.json:
-        _write_json(args.json, report)
-        Console().print(f"report written to {args.json}")
+    out = Console()
+    _print_summary(report, out)
+    for note in report["summary"]["notes"]:
+        out.print(f"note: {note}", markup=False, highlight=False)
+    if opts["json_out"]:
+        _write_json(opts["json_out"], report)
+        out.print(f"report written to {opts['json_out']}", markup=False)
     return 0
 
 
@@ -378,128 +815,17 @@ def _print_summary(report: dict[str, Any], console: Any) -> None:
     console.print(table)
 
 
-def _run_db(args: argparse.Namespace) -> int:
-    import asyncio  # noqa: PLC0415
-
-    from deepalpha.app import paths  # noqa: PLC0415
-    from deepalpha.storage.database import (  # noqa: PLC0415
-        DatabaseError,
-        create_engine,
-        resolve,
-    )
-    from deepalpha.storage.migrate import (  # noqa: PLC0415
-        SchemaError,
-        current_revision,
-        head_revision,
-        history,
-        upgrade,
-    )
-
-    if args.action == "history":
-        for rev in history():
-            print(
-                f"{rev.revision}  {rev.message.splitlines()[0] if rev.message else ''}"
-                f"{'  (head)' if rev.revision == head_revision() else ''}"
-            )
-        return 0
-
-    async def go() -> int:
-        target = resolve(args.database_url, paths.data_dir(args.data_dir))
-        engine = create_engine(target)
-        try:
-            if args.action == "upgrade":
-                before = await current_revision(engine)
-                after = await upgrade(engine)
-                print(
-                    f"{target.display}: {before or 'empty'} → {after}"
-                    if before != after
-                    else f"{target.display}: already at {after}"
-                )
-            else:
-                rev = await current_revision(engine)
-                state = "head" if rev == head_revision() else f"behind head {head_revision()}"
-                print(
-                    f"{target.display}: {rev or 'empty (no schema yet)'}"
-                    f"{f' ({state})' if rev else ''}"
-                )
-        except SchemaError as exc:
-            raise UserError(f"{target.display}: {exc}") from None
-        finally:
-            await engine.dispose()
-        return 0
-
-    try:
-        return asyncio.run(go())
-    except DatabaseError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _run_serve(args: argparse.Namespace) -> int:
-    import asyncio  # noqa: PLC0415
-
-    from deepalpha.app import paths  # noqa: PLC0415
-    from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
-    from deepalpha.app.runtime import RuntimeOptions  # noqa: PLC0415
-    from deepalpha.app.serve import serve, setup_logging  # noqa: PLC0415
-    from deepalpha.storage.database import DatabaseError  # noqa: PLC0415
-
-    setup_logging()
-    options = RuntimeOptions(
-        data_dir=paths.data_dir(args.data_dir),
-        database_url=args.database_url,
-        seed=args.seed,
-        speed=args.speed,
-    )
-    try:
-        return asyncio.run(serve(options))
-    except (DatabaseError, DataDirBusy) as exc:
-        raise UserError(str(exc)) from None
-
-
-def _run_workstation(args: argparse.Namespace) -> int:
-    from deepalpha.app import paths  # noqa: PLC0415
-    from deepalpha.app.local_backend import LocalBackend  # noqa: PLC0415
-    from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
-    from deepalpha.app.runtime import RuntimeOptions  # noqa: PLC0415
-    from deepalpha.app.tui import make_app  # noqa: PLC0415
-    from deepalpha.storage.database import DatabaseError  # noqa: PLC0415
-
-    options = RuntimeOptions(
-        data_dir=paths.data_dir(args.data_dir),
-        database_url=args.database_url,
-        seed=args.seed,
-        speed=args.speed,
-    )
-    app = make_app(LocalBackend(options))
-    try:
-        app.run()
-    except (DatabaseError, DataDirBusy) as exc:
-        raise UserError(str(exc)) from None
-    if app.return_code:
-        return app.return_code
-    return 0
-
-
+# --- the entry point ----------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run ``deepalpha`` with ``argv`` (default: the process's) and return its exit status."""
     try:
-        if args.command == "backtest":
-            return _run_backtest(args)
-        if args.command == "db":
-            return _run_db(args)
-        if args.command == "backup":
-            from deepalpha.app import backup_cli  # noqa: PLC0415
-
-            return backup_cli.run(args)
-        if args.serve:
-            return _run_serve(args)
-        return _run_workstation(args)
-    except UserError as exc:
-        print(f"deepalpha: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+        code = cli.main(args=argv, prog_name="deepalpha", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
         return 130
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -441,7 +441,8 @@ class Runtime:
 
     async def _ai_loop(self) -> None:
         if self._talib is not None:
-            await self._talib
+            # Shielded: stopping this loop must not cancel the import that stop() waits for.
+            await asyncio.shield(self._talib)
         self.bus.on(QuoteEvent, self._on_quote_exits)
         while True:
             now = self.market.now()

@@ -7,7 +7,7 @@ One broker serves every trader. It never blocks and never awaits: feeds call ``o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -687,8 +687,15 @@ class PaperBroker:
             return True
         return False
 
-    def on_bar(self, bar: Bar) -> None:
-        """Match the symbol's open orders against a bar, then mark positions at its close."""
+    def on_bar(self, bar: Bar, arriving: Sequence[OrderRequest] = ()) -> list[Order]:
+        """Match the symbol's open orders against a bar, then mark positions at its close.
+
+        ``arriving`` are orders placed on this bar (a replay's strategy signals and scripted
+        orders); the placed orders are returned. They come after the resting ones, which were
+        there first, and one at a time: each is validated and matched against the bar before
+        the next is validated, as an exchange would have processed them. So a market buy that
+        fills at the open is held when a sell of the same bar is checked — sellable at once in
+        Hong Kong (T+0), not before the next trading day for an A-share (T+1)."""
         symbol, day, pre_close, close = bar.symbol, bar.trading_day, bar.pre_close, bar.close
         st = self.symbols.get(symbol)
         if st is None:
@@ -699,10 +706,20 @@ class PaperBroker:
         if resting:
             for order in list(resting):
                 self._match_bar_order(order, st, bar)
+        placed: list[Order] = []
+        if arriving:
+            if st.last is None:
+                st.last = bar.open  # the symbol's first bar: its open is the first price known
+            for req in arriving:
+                order = self.submit(req)
+                placed.append(order)
+                if order.status.is_open:
+                    self._match_bar_order(order, st, bar)
         st.last = close
         st.bid = st.ask = None
         for book in self.traders.values():
             book.portfolio.mark(symbol, close)
+        return placed
 
     def _match_bar_order(self, order: Order, st: SymbolState, bar: Bar) -> None:
         if order.type is OrderType.MARKET:

@@ -8,7 +8,9 @@ decision records, money as text.
 the reply, in ``summary.ai.currency``), ``cached`` (the reply came from the reply cache: latency
 0, cost 0) and ``error`` (the model's failure, or what the parser had to skip). ``summary.ai``
 counts the cycles, the model calls made, the cached replies, and the tokens and cost of the
-calls made in this run; it is ``null`` for strategy and scripted runs.
+calls made in this run; it is ``null`` for strategy and scripted runs. ``summary.notes`` lists,
+as sentences, what the run made of its input that the person should know (a strategy's size
+rounded down to a board lot).
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
         "traded_value": _money(m["traded_value"]),
         "turnover": _ratio(m["turnover"]),
         "ai": ai_summary(result.ai) if result.ai is not None else None,
+        "notes": list(result.notes),
     }
     orders = [
         {

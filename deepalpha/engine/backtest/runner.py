@@ -1,10 +1,12 @@
 """The backtest loop: replayed bars through the paper broker, as fast as the CPU allows.
 
 Per bar, in time order: a new trading day closes the previous one (day orders expire, equity is
-snapshotted) and rolls T+1; orders due on this bar are submitted (strategy signals from the
-symbol's previous bar, scripted orders of this date/time); the broker matches the bar; the
-strategy sees the bar's close. With an AI trader, once all bars of a moment are matched the
-trader checks its exits and, when due, runs a decision cycle (see ``backtest.ai``).
+snapshotted) and rolls T+1; the broker matches the bar: first the orders resting from earlier
+bars, then the orders due on this bar (strategy signals from the symbol's previous bar, then
+scripted orders of this date/time, in file order), each validated and matched before the next,
+so an order sees what the ones before it did; the strategy sees the bar's close. With an AI
+trader, once all bars of a moment are matched the trader checks its exits and, when due, runs a
+decision cycle (see ``backtest.ai``).
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ class BacktestResult:
     winning_trips: int
     decisions: list[DecisionRecord] = field(default_factory=list)  # AI runs: one per cycle
     ai: AiSummary | None = None
+    # What the person should know about how the run read its input, e.g. a strategy size
+    # rounded down to a board lot.
+    notes: list[str] = field(default_factory=list)
 
 
 class _Context:
@@ -134,6 +139,8 @@ def _run(
         # A decision cycle runs every N minutes of continuous trading: daily bars have none.
         daily = ", ".join(str(s.source) for s in series if not s.intraday)
         raise ValueError(f"an AI trader needs intraday bars; daily: {daily}")
+    # Before anything runs: a strategy size below a board lot is an error, not an empty run.
+    notes = strategy.lot_notes([s.instrument for s in series]) if strategy is not None else []
     markets = {s.instrument.market for s in series}
     base = "CNY" if Market.CN in markets else "HKD"
     first = min(s.bars[0].time for s in series if s.bars)
@@ -174,7 +181,7 @@ def _run(
     active: dict[Market, datetime] = {}
     queued = ctx.queued
     on_bar = strategy.on_bar if strategy is not None else None
-    submit = broker.submit
+    match_bar = broker.on_bar
     driver = (
         AiDriver(ai, broker, clock, TRADER, [s.symbol for s in series]) if ai is not None else None
     )
@@ -214,15 +221,7 @@ def _run(
                 scripted_now = due.pop(key, None)
                 if scripted_now:
                     waiting = (waiting or []) + [so.request(TRADER) for so in scripted_now]
-            if waiting:
-                if bar.pre_close is not None:
-                    broker.set_reference(symbol, day, bar.pre_close, bar.status)
-                state = broker.state(symbol)
-                if state.last is None:
-                    state.last = bar.open  # the file's first bar: its open is the first price
-                for req in waiting:
-                    submit(req)
-            broker.on_bar(bar)
+            match_bar(bar, waiting or ())
             if on_bar is not None:
                 clock.set(bar.time)
                 on_bar(bar, ctx)
@@ -267,4 +266,5 @@ def _run(
         winning_trips=sum(1 for f in sells if f.realized_pnl > 0),
         decisions=driver.records if driver is not None else [],
         ai=driver.summary() if driver is not None else None,
+        notes=notes,
     )

@@ -7,11 +7,13 @@ Columns: ``date`` or ``datetime``, ``symbol``, ``side`` (buy|sell), ``quantity``
 from __future__ import annotations
 
 import csv
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from deepalpha.engine.markets.instruments import InstrumentRegistry
 from deepalpha.engine.markets.symbols import SymbolError, normalize
 from deepalpha.engine.orders import OrderRequest, OrderType, Side
 
@@ -62,6 +64,33 @@ def load_orders(path: Path) -> list[ScriptedOrder]:
             where = f"{path}:{reader.line_num}"
             out.append(_parse(row, time_col, where, reader.line_num))
     return out
+
+
+def check_symbols(
+    orders: Sequence[ScriptedOrder],
+    path: Path,
+    instruments: InstrumentRegistry,
+    in_data: Collection[str],
+) -> None:
+    """Every order names a symbol the bar files have. An order for any other symbol could
+    only ever be rejected for want of a bar; it is a mistake in the file (a typo, a file left
+    out of --data), so it is refused before the run with the line it is on."""
+    for so in orders:
+        if so.symbol in in_data:
+            continue
+        where = f"{path}:{so.line}: symbol {so.symbol}"
+        have = ", ".join(in_data)
+        if so.symbol.endswith(".HK") and instruments.find(so.symbol) is None:
+            # HKEX sets the board lot per stock: it must come from the instruments file.
+            raise OrdersFileError(
+                f"{where} is not in the instrument data and has no bars in --data "
+                f"(it has {have}): add its bar file to --data and a line "
+                f"'{so.symbol},<name>,<name_en>,<board_lot>' to a CSV given with "
+                "--instruments FILE"
+            )
+        raise OrdersFileError(
+            f"{where} has no bars in --data (it has {have}); add its bar file to --data"
+        )
 
 
 def _parse(row: dict[str, str], time_col: str, where: str, line: int) -> ScriptedOrder:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from deepalpha.engine.marketdata import Bar
+from deepalpha.engine.markets.instruments import Instrument
 from deepalpha.engine.orders import Side
 
 
@@ -29,6 +31,12 @@ class Strategy(Protocol):
 
     def on_bar(self, bar: Bar, ctx: StrategyContext) -> None:
         """Called at each bar's close, after the broker has matched that bar."""
+        ...
+
+    def lot_notes(self, instruments: Iterable[Instrument]) -> list[str]:
+        """What the board lots make of the strategy's order sizes, one note per instrument
+        where a size is rounded; raises :class:`StrategyError` where a size is less than a
+        lot, since the strategy could then never trade that instrument."""
         ...
 
 
@@ -65,6 +73,26 @@ class SmaCross:
         self.fast, self.slow, self.qty = fast, slow, qty
         self._state: dict[str, _SmaState] = {}
 
+    def _lot_quantity(self, lot: int) -> int:
+        return self.qty // lot * lot
+
+    def lot_notes(self, instruments: Iterable[Instrument]) -> list[str]:
+        notes: list[str] = []
+        for inst in instruments:
+            lot = inst.board_lot
+            qty = self._lot_quantity(lot)
+            if qty == 0:
+                raise StrategyError(
+                    f"{self.name}: qty={self.qty} is less than one board lot of {inst.symbol} "
+                    f"({lot} shares); give qty={lot} or more"
+                )
+            if qty != self.qty:
+                notes.append(
+                    f"{self.name}: qty={self.qty} buys {qty} shares of {inst.symbol} "
+                    f"(rounded down to its board lot of {lot})"
+                )
+        return notes
+
     def on_bar(self, bar: Bar, ctx: StrategyContext) -> None:
         st = self._state.get(bar.symbol)
         if st is None:
@@ -91,8 +119,7 @@ class SmaCross:
             return
         if prev <= 0 < sign:
             if ctx.position(bar.symbol) == 0 and not ctx.has_open_order(bar.symbol):
-                lot = ctx.board_lot(bar.symbol)
-                qty = self.qty // lot * lot
+                qty = self._lot_quantity(ctx.board_lot(bar.symbol))
                 if qty > 0:
                     ctx.order_next_bar(bar.symbol, Side.BUY, qty)
         elif prev >= 0 > sign:

@@ -215,7 +215,8 @@ def _series(
     except SymbolError as exc:
         raise BarFileError(f"{path}:{data[0][0]}: code {code!r}: {exc}") from None
     except LookupError as exc:
-        raise BarFileError(f"{path}: {exc}") from None
+        # The first line of the code, so the person finds the rows the message is about.
+        raise BarFileError(f"{path}:{data[0][0]}: code {code!r}: {exc}") from None
     if unit is VolumeUnit.AUTO:
         unit = _detect_unit([(r[8], r[6], r[5]) for r in data[:500] if r[8] is not None])
     scale = 100 if unit is VolumeUnit.LOTS else 1
