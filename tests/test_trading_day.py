@@ -90,7 +90,7 @@ def test_a_day_that_ended_while_away_closes_at_its_last_price() -> None:
     later.restore(saved, at=at(day2, 9, 29, 59))
     resumed, *_ = later.advance_to(at(day2, 9, 35))
     # The day the market was away from closed at its last price (orders of it expire) ...
-    assert resumed.ended == [(Market.CN, DAY1), (Market.HK, DAY1)]
+    assert resumed.ended == [(Market.CN, DAY1), (Market.HK, DAY1)] and not resumed.started
     # ... and the next one opens from it.
     pre_close = {s: later.reference(s)[0] for s in last}
     assert pre_close == last

@@ -50,7 +50,7 @@ def _english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def backend(data_dir: Path) -> LocalBackend:
     return LocalBackend(
-        RuntimeOptions(data_dir=data_dir, speed=600, tick_interval=0.02, auto_backup=False)
+        RuntimeOptions(data_dir=data_dir, speed=600, tick_interval=0.1, auto_backup=False)
     )
 
 

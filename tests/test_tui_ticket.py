@@ -43,7 +43,7 @@ def run(
     async def main() -> None:
         backend = LocalBackend(
             RuntimeOptions(
-                data_dir=tmp_path, seed=11, speed=600, tick_interval=0.02, auto_backup=False
+                data_dir=tmp_path, seed=11, speed=600, tick_interval=0.1, auto_backup=False
             )
         )
         app = make_app(backend, start_screen="market")

@@ -25,7 +25,7 @@ from deepalpha.engine.marketdata import Bar
 from deepalpha.engine.markets.instruments import Instrument, InstrumentRegistry
 from deepalpha.engine.markets.rules import LISTED, DayStatus
 from deepalpha.engine.markets.sessions import MARKET_TZ, close_time
-from deepalpha.engine.markets.symbols import Market, SymbolError, normalize
+from deepalpha.engine.markets.symbols import SymbolError, normalize
 
 
 class VolumeUnit(StrEnum):
@@ -325,7 +325,3 @@ def merge(
             else:
                 bucket.append(bar)
     return chain.from_iterable(at[moment] for moment in sorted(at))
-
-
-def market_of_series(s: BarSeries) -> Market:
-    return s.instrument.market

@@ -853,9 +853,10 @@ class SimulatedMarket:
             day = self.day[m]
             if day is None:
                 continue
-            result.started.append((m, day))
             over = day != _local_day(ts) or self._phase_at(m, ts)[0] is Phase.CLOSED
-            if over and self.phase[m] is not Phase.CLOSED:
+            if not over:
+                result.started.append((m, day))
+            elif self.phase[m] is not Phase.CLOSED:
                 for stock in self._by_market[m]:
                     stock.close = stock.last
                 self.phase[m] = Phase.CLOSED
