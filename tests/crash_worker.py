@@ -1,5 +1,6 @@
 """A trading process for the crash test: ``python -m tests.crash_worker DATA_DIR SEED``.
 
+SEED grows with each run of a test (it also numbers the ids, so they sort across runs).
 It opens (or recovers) the SQLite store in DATA_DIR, rebuilds the broker from it as the app does,
 then places, fills and cancels orders as fast as it can until it is killed. After each
 ``writer.flush()`` it prints what is now durable, one line each, and flushes stdout:
@@ -18,7 +19,6 @@ import asyncio
 import json
 import random
 import sys
-import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -56,11 +56,11 @@ ORDERS_PER_DAY = 150
 WALK = 30  # ticks either side of the start price
 
 
-def _ids(prefix: str) -> Callable[[], str]:
-    """Ids that sort in the order they were made, across restarts too."""
-    stamp = time.time_ns()
+def _ids(prefix: str, run: int) -> Callable[[], str]:
+    """Ids that sort in the order they were made, across restarts too: the test starts runs
+    with increasing numbers (never the wall clock, which a test may not read)."""
     counter = iter(range(1, 10**9))
-    return lambda: f"{prefix}{stamp:020d}-{next(counter):09d}"
+    return lambda: f"{prefix}{run:06d}-{next(counter):09d}"
 
 
 def _both_open(day: date) -> bool:
@@ -202,8 +202,8 @@ async def main(data_dir: Path, seed: int) -> None:
         InstrumentRegistry.default(),
         clock,
         bus,
-        id_factory=_ids("o"),
-        fill_id_factory=_ids("f"),
+        id_factory=_ids("o", seed),
+        fill_id_factory=_ids("f", seed),
     )
     worker = Worker(broker, rng, clock)
     writer = EventWriter(bus, store, interval=0.002)
