@@ -273,3 +273,35 @@ def test_an_ai_trader_of_both_markets_at_15_30_considers_only_hong_kong(tmp_path
             await backend.stop()
 
     asyncio.run(go())
+
+
+def test_a_restored_backup_resumes_the_market_it_was_taken_with(tmp_path: Path) -> None:
+    async def go() -> None:
+        backend = LocalBackend(
+            RuntimeOptions(tmp_path / "data", tick_interval=0.05, auto_backup=False)
+        )
+        await backend.start()
+        try:
+            # The archive remembers 1× (a chosen speed is kept with the data): the restored
+            # market then hardly moves while the test looks at it.
+            await backend.set_market_speed(1)
+            backend.pause_market(True)
+            taken_at = backend.market_status().time
+            prices = {s: q.last for s, q in backend.quotes().items()}
+            archive = await backend.create_backup(label="before")
+            await backend.set_market_speed(600)
+            backend.pause_market(False)
+            await until(lambda: backend.market_status().time > taken_at + timedelta(minutes=30))
+            assert {s: q.last for s, q in backend.quotes().items()} != prices
+            await backend.restore_backup(archive)
+            status = backend.market_status()
+            assert status.speed == 1
+            assert taken_at <= status.time <= taken_at + timedelta(seconds=3)
+            # Every quote not ticked since the restore is the one the backup was taken with.
+            restored = {s: q.last for s, q in backend.quotes().items() if q.time == taken_at}
+            assert len(restored) > len(prices) // 2
+            assert restored == {s: prices[s] for s in restored}
+        finally:
+            await backend.stop()
+
+    asyncio.run(go())

@@ -585,6 +585,7 @@ class LocalBackend(Backend):
     async def create_backup(self, label: str | None = None) -> Path:
         from deepalpha.sync.backup import create_backup  # noqa: PLC0415
 
+        await self.runtime.persist_market()
         return await asyncio.to_thread(
             create_backup, self.data_dir, self.options.database_url, None, label
         )

@@ -354,6 +354,12 @@ class Runtime:
             self._market_saved = self.market.now()
             self.bus.publish(MarketStateEvent(self.market.snapshot()))
 
+    async def persist_market(self) -> None:
+        """Save the simulated market now and wait until it is written (before a backup, so
+        the archive holds the market as it stands)."""
+        self.save_market()
+        await self.writer.flush()
+
     async def _save_market_loop(self) -> None:
         while True:
             await asyncio.sleep(MARKET_SAVE_SECONDS)

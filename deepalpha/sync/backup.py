@@ -872,6 +872,7 @@ async def auto_backup(runtime: Runtime) -> Path | None:
     data_dir = runtime.data_dir
     made = None
     if made_today(data_dir) is None:
+        await runtime.persist_market()
         made = await asyncio.to_thread(
             create_backup, data_dir, runtime.options.database_url, None, AUTO_LABEL
         )
