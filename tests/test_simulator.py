@@ -4,7 +4,6 @@ limit-up behaviour and the T+1 roll seen through the paper broker."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
@@ -340,16 +339,26 @@ def test_run_skips_dead_time_and_publishes_simulated_sessions() -> None:
     assert broker.phase[Market.CN] is Phase.CONTINUOUS
 
 
-def test_a_step_is_cheap() -> None:
-    sim = SimulatedMarket(seed=4, start=at(DAY1, 9, 30))
-    sim.advance_to(at(DAY1, 9, 35))
-    steps = 300
-    began = time.perf_counter()
-    for _ in range(steps):
-        sim.step()
-    per_step = (time.perf_counter() - began) / steps
-    assert sim.phase[Market.CN] is Phase.CONTINUOUS
-    assert per_step < 0.001
+def test_the_pre_open_is_shown_then_skipped() -> None:
+    """At 60× the two pre-open auctions would take half a real minute; after a moment to
+    see them (and enter an order for the open) the market skips to the open."""
+    sim = SimulatedMarket(seed=2, start=at(DAY1, 9, 10), speed=60.0, symbols=["00700.HK"])
+    broker = _broker(sim, EventBus())
+
+    async def play() -> None:
+        task = asyncio.create_task(
+            sim.run(broker, tick_interval=0.01, idle_pause=0.05, auction_pause=0.2)
+        )
+        await asyncio.sleep(0.1)
+        assert sim.phase[Market.HK] is Phase.PRE_OPEN  # shown first ...
+        await asyncio.sleep(0.6)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(play())
+    assert sim.phase[Market.HK] is Phase.CONTINUOUS  # ... then skipped: 0.7 s is 42 s at 60×
+    assert sim.now() >= at(DAY1, 9, 30)
 
 
 def test_started_at_lunch_the_morning_counts_as_played() -> None:

@@ -4,7 +4,6 @@ order blotter alone at a million rows."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -271,22 +270,16 @@ def test_blotter_at_a_million_rows() -> None:
         app = BlotterApp()
         async with app.run_test(size=(120, 40)) as pilot:
             blotter = app.query_one(OrderBlotter)
-            t0 = time.perf_counter()
             blotter.set_orders(orders)
-            t_set = time.perf_counter() - t0
             assert blotter.row_count == 1_000_000
             assert blotter.selected_order is orders[-1]
 
-            t0 = time.perf_counter()
             blotter.set_filter(status_group="open")
-            t_filter = time.perf_counter() - t0
             assert blotter.row_count == 100_000
             assert all(o.status is OrderStatus.OPEN for o in visible_orders_window(blotter))
 
-            t0 = time.perf_counter()
             blotter.action_last()
             await pilot.pause()
-            t_end = time.perf_counter() - t0
             oldest_open = orders[9]
             assert oldest_open.status is OrderStatus.OPEN
             assert blotter.selected_order is oldest_open
@@ -315,15 +308,11 @@ def test_blotter_at_a_million_rows() -> None:
                 oldest_open.trading_day,
                 status=OrderStatus.CANCELLED,
             )
-            t0 = time.perf_counter()
             assert blotter.refresh_from(orders)
-            t_refresh = time.perf_counter() - t0
             assert blotter.row_count == 100_000 + 2 - 1
             assert blotter.total_count == 1_000_020
             assert not blotter.refresh_from(orders)
-
-            # Generous sanity bounds only; the benchmark measures (bench/bench_blotter.py).
-            assert t_set < 5 and t_filter < 5 and t_end < 5 and t_refresh < 5
+            # How fast this is, the benchmark says (bench/bench_blotter.py), not the test.
 
     asyncio.run(scenario())
 

@@ -790,6 +790,14 @@ class SimulatedMarket:
         """No market is trading or in an auction: the driver may skip ahead."""
         return all(p in (Phase.CLOSED, Phase.LUNCH_BREAK) for p in self.phase.values())
 
+    @property
+    def before_open(self) -> bool:
+        """Nothing trades continuously yet, but a market takes orders for its opening
+        auction: the driver lets a person see it, then skips to the open."""
+        return not self.idle and all(
+            p in (Phase.CLOSED, Phase.LUNCH_BREAK, Phase.PRE_OPEN) for p in self.phase.values()
+        )
+
     # --- continuing across restarts ----------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Everything a restart needs to continue this market where it stands: the simulated
@@ -1130,29 +1138,33 @@ class SimulatedMarket:
         *,
         tick_interval: float = 0.1,
         idle_pause: float = 1.0,
+        auction_pause: float = 5.0,
     ) -> None:
         """Play the market in real time until cancelled.
 
         Simulated time runs at ``speed``; when no market trades (night, lunch, holiday) it
         lingers ``idle_pause`` real seconds so a screen can show the break, then jumps to the
-        next event.
+        next event. A pre-open auction (which the simulator prints at the open) lingers
+        ``auction_pause`` real seconds, time to enter an order for the open, then jumps too:
+        nobody waits half a real minute for a session.
         """
         bus = bus if bus is not None else broker.bus
         loop = asyncio.get_running_loop()
         self.clock.jump(self._now)
-        idle_since: float | None = None
+        waiting_since: float | None = None
         while True:
             for result in self.iter_to(self.clock.now()):
                 self.apply(result, broker, bus)
-            if self.idle and not self.clock.paused:
+            pause = idle_pause if self.idle else auction_pause if self.before_open else None
+            if pause is not None and not self.clock.paused:
                 wall = loop.time()
-                if idle_since is None:
-                    idle_since = wall
-                elif wall - idle_since >= idle_pause:
-                    self.clock.jump(self.next_event_time())
-                    idle_since = None
+                if waiting_since is None:
+                    waiting_since = wall
+                elif wall - waiting_since >= pause:
+                    self.clock.jump(max(self.next_event_time(), self.clock.now()))
+                    waiting_since = None
             else:
-                idle_since = None
+                waiting_since = None
             await asyncio.sleep(tick_interval)
 
 
