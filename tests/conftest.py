@@ -26,11 +26,32 @@ def real_data() -> Path:
 DEFAULT_MOMENT = "2025-12-03 10:00"
 
 
+_REAL_WALL_CLOCK = clocks.WallClock.now
+
+
 def _no_wall_clock(self: object) -> NoReturn:
     raise AssertionError(
         "a test read the machine's clock: engines take the pinned moment "
         "(the `moment` fixture, @pytest.mark.moment) or an explicit Clock"
     )
+
+
+def _pin(mp: pytest.MonkeyPatch, text: str, *, guard: bool) -> datetime:
+    at = datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI)
+    pinned = clocks.SimulatedClock(at, 1.0)
+    mp.setattr(clocks, "system_clock", lambda: pinned)
+    if guard:
+        mp.setattr(clocks.WallClock, "now", _no_wall_clock)
+    return at
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pinned_for_shared_fixtures() -> Iterator[None]:
+    """The default moment for module- and session-scoped fixtures too (they are set up before
+    a test's own ``moment``): an engine a module's tests share starts at it as well."""
+    with pytest.MonkeyPatch.context() as mp:
+        _pin(mp, DEFAULT_MOMENT, guard=True)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -40,12 +61,9 @@ def moment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> d
     the wall's pace. Reading the wall clock any other way fails the test."""
     marker = request.node.get_closest_marker("moment")
     text = marker.args[0] if marker is not None else DEFAULT_MOMENT
-    at = datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI)
-    pinned = clocks.SimulatedClock(at, 1.0)
-    monkeypatch.setattr(clocks, "system_clock", lambda: pinned)
-    if request.node.get_closest_marker("wall_clock") is None:
-        monkeypatch.setattr(clocks.WallClock, "now", _no_wall_clock)
-    return at
+    if request.node.get_closest_marker("wall_clock") is not None:
+        monkeypatch.setattr(clocks.WallClock, "now", _REAL_WALL_CLOCK)
+    return _pin(monkeypatch, text, guard=False)
 
 
 @pytest.fixture(autouse=True)

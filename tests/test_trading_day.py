@@ -125,13 +125,15 @@ def test_a_restart_continues_prices_and_fires_no_stop(tmp_path: Path) -> None:
     base = Decimal(SIM_UNIVERSE[TENCENT][0])
 
     async def first() -> tuple[dict[str, Decimal], datetime, Exits]:
-        rt = Runtime(RuntimeOptions(data, speed=3000, tick_interval=0.01, auto_backup=False))
+        # Slow while setting up (the morning lasts 90 real seconds at 60×), then fast.
+        rt = Runtime(RuntimeOptions(data, speed=60, tick_interval=0.01, auto_backup=False))
         await rt.start()
         try:
             await rt.save_trader(guard, {"HKD": Decimal(1_000_000)})
             order = await rt.place_order(OrderRequest("guard", TENCENT, Side.BUY, 100))
             assert order.status is OrderStatus.FILLED, order.reject_reason
             # Let the price wander off its base level.
+            await rt.set_speed(600)
             await until(lambda: abs(rt.market.quotes[TENCENT].last - base) >= 3, timeout=30)
             rt.market.pause()
             last = rt.market.quotes[TENCENT].last
