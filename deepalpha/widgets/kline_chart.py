@@ -1,23 +1,30 @@
 """The K-line (candlestick) chart of one symbol: a one-line title with the live quote, and
 one-minute candles drawn by plotext. The title follows quotes; the candles are repainted only
-when asked (the market screen does it at most about once a second)."""
+when asked (the market screen does it at most about once a second).
+
+plotext takes ~40 ms to import and the market screen is the first frame, whose quotes must not
+wait for it: the plot joins a moment after the first frame and draws what was asked of it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from deepalpha.engine.marketdata import Bar, Quote
 from deepalpha.i18n import t
 from deepalpha.widgets.colours import change_style, down_colour, up_colour
 from deepalpha.widgets.formats import percent, price
+
+if TYPE_CHECKING:
+    from textual_plotext import PlotextPlot
+
+PLOT_AFTER = 0.3  # seconds after mounting: the first frame (the quotes) is on screen by then
 
 # Shanghai and Hong Kong keep the same clock (UTC+8): one zone labels both markets' bars.
 MARKET_CLOCK = ZoneInfo("Asia/Shanghai")
@@ -63,11 +70,25 @@ class KLineChart(Vertical):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._painted: tuple[object, ...] | None = None
+        self._plot: PlotextPlot | None = None
+        self._asked: tuple[str | None, Sequence[Bar]] | None = None  # before the plot was up
         self.title_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="kline-title")
-        yield PlotextPlot(id="kline-plot")
+
+    def on_mount(self) -> None:
+        self.set_timer(PLOT_AFTER, self._add_plot)
+
+    async def _add_plot(self) -> None:
+        from textual_plotext import PlotextPlot  # noqa: PLC0415
+
+        plot = PlotextPlot(id="kline-plot")
+        await self.mount(plot)
+        self._plot = plot
+        if self._asked is not None:
+            self.show_bars(*self._asked, force=True)
+            self._asked = None
 
     def show_title(self, symbol: str | None, name: str, quote: Quote | None) -> None:
         text = render_title(symbol, name, quote)
@@ -79,7 +100,10 @@ class KLineChart(Vertical):
 
     def show_bars(self, symbol: str | None, bars: Sequence[Bar], *, force: bool = False) -> None:
         """Redraw the candles, unless nothing they show has changed."""
-        plot = self.query_one(PlotextPlot)
+        plot = self._plot
+        if plot is None:
+            self._asked = (symbol, bars)
+            return
         width = plot.size.width or 60
         keep = max(8, (width - 12) // 2)
         shown = list(bars[-keep:])
