@@ -118,7 +118,16 @@ def test_peek_declines_what_it_cannot_be_sure_of(tmp_path: Path) -> None:
 
 # --- what the first frame imports -----------------------------------------------------------
 
-HEAVY = ("sqlalchemy", "alembic", "numpy", "talib", "pandas", "exchange_calendars", "httpx")
+HEAVY = (
+    "sqlalchemy",
+    "alembic",
+    "numpy",
+    "talib",
+    "pandas",
+    "exchange_calendars",
+    "httpx",
+    "pydantic",
+)
 
 
 def test_the_first_frame_imports_no_heavy_library(tmp_path: Path) -> None:
@@ -132,6 +141,8 @@ def test_the_first_frame_imports_no_heavy_library(tmp_path: Path) -> None:
         "from deepalpha.app.cli import main\n"
         f"main(['--data-dir', {str(tmp_path)!r}])\n"
         "import deepalpha.screens.market\n"
+        "from deepalpha.app.runtime import Runtime, RuntimeOptions\n"
+        f"Runtime(RuntimeOptions(data_dir=__import__('pathlib').Path({str(tmp_path)!r}))).prepare()\n"
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
     )
     out = subprocess.run(
@@ -313,3 +324,51 @@ def test_a_restart_continues_from_the_peeked_snapshot(tmp_path: Path) -> None:
 
     assert asyncio.run(run(lunch)) >= lunch
     assert asyncio.run(run(None)) >= lunch
+
+
+# --- the first frame's settings -------------------------------------------------------------
+
+
+def test_first_frame_defaults_are_the_settings_defaults() -> None:
+    from deepalpha.app.first_settings import SECTIONS, FirstFrameSettings, overridden
+    from deepalpha.app.settings import Settings
+
+    assert not overridden()  # the tests' settings file does not exist
+    assert FirstFrameSettings.of(Settings()) == FirstFrameSettings()
+    assert set(SECTIONS) == set(Settings.model_fields)
+
+
+def test_a_settings_file_or_variable_is_read_for_the_first_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deepalpha.app.first_settings import first_frame_settings
+
+    config = tmp_path / "settings.toml"
+    config.write_text('[market]\nsimulator_seed = 11\n[ui]\ntheme = "light"\n', "utf-8")
+    monkeypatch.setenv("DEEPALPHA_CONFIG", str(config))
+    first = first_frame_settings()
+    assert (first.simulator_seed, first.theme, first.language) == (11, "light", "auto")
+    monkeypatch.setenv("DEEPALPHA_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("deepalpha_ui__language", "zh")  # names are case-insensitive
+    monkeypatch.setenv("DEEPALPHA_MARKET__SIMULATOR_SPEED", "120")
+    first = first_frame_settings()
+    assert (first.language, first.simulator_speed, first.simulator_seed) == ("zh", 120.0, 7)
+
+
+def test_the_market_follows_the_settings_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The market the first frame shows is built from the settings, and the engine keeps it."""
+    config = tmp_path / "settings.toml"
+    config.write_text("[market]\nsimulator_seed = 11\n", "utf-8")
+    monkeypatch.setenv("DEEPALPHA_CONFIG", str(config))
+
+    async def go() -> None:
+        b = LocalBackend(options(tmp_path / "data"))
+        await b.open()
+        assert b.runtime.screen_market.seed == 11
+        await b.start()
+        assert b.runtime.market.seed == 11 and b.runtime.settings.market.simulator_seed == 11
+        await b.stop()
+
+    asyncio.run(go())

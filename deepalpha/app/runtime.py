@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deepalpha.app import paths
+from deepalpha.app.first_settings import FirstFrameSettings, first_frame_settings, use_settings_file
 from deepalpha.app.lock import DataDirLock
-from deepalpha.app.settings import Settings, use_settings_file
 from deepalpha.engine import clock as clocks
 from deepalpha.engine.bus import EventBus
 from deepalpha.engine.clock import Clock
@@ -30,6 +30,7 @@ from deepalpha.engine.feeds.simulator import SimulatedMarket, default_start
 from deepalpha.engine.ids import sequential
 from deepalpha.engine.markets.calendar import calendar_for
 from deepalpha.engine.markets.instruments import Instrument, InstrumentRegistry
+from deepalpha.engine.markets.rules import PriceLimitRules
 from deepalpha.engine.markets.sessions import SHANGHAI, Phase
 from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.minute_bars import MinuteBars
@@ -42,6 +43,7 @@ from deepalpha.storage.peek import Peek, local_database, peek
 # The first frame must not wait for SQLAlchemy, Alembic, httpx, numpy or TA-Lib (most of a
 # second together): what needs them is imported where it is used, once the screen is up.
 if TYPE_CHECKING:
+    from deepalpha.app.settings import Settings
     from deepalpha.engine.ai.cycle import AiTrader
     from deepalpha.engine.ai.records import DecisionRecord
     from deepalpha.engine.broker import PaperBroker
@@ -84,11 +86,15 @@ def _warm_up_talib() -> None:
     warm_up()
 
 
-def _store_opener() -> Callable[[str | None, Path], Coroutine[Any, Any, SqlStore]]:
-    """Import the storage stack (SQLAlchemy, Alembic): called in a thread, off the screen's loop."""
+def _store_opener() -> tuple[
+    Callable[[str | None, Path], Coroutine[Any, Any, SqlStore]], type[Settings]
+]:
+    """Import the storage stack (SQLAlchemy, Alembic) and the settings (pydantic): called in a
+    thread, off the screen's loop."""
+    from deepalpha.app.settings import Settings  # noqa: PLC0415
     from deepalpha.storage.connect import open_store  # noqa: PLC0415
 
-    return open_store
+    return open_store, Settings
 
 
 def demo_traders(ai_interval_minutes: int = 5) -> list[TraderConfig]:
@@ -151,7 +157,8 @@ class RuntimeOptions:
 class Runtime:
     options: RuntimeOptions
     clock: Clock = field(init=False)
-    settings: Settings = field(init=False)
+    settings: Settings = field(init=False)  # loaded with the engine (pydantic)
+    first_settings: FirstFrameSettings = field(init=False)  # what the market is built from
     store: SqlStore = field(init=False)
     bus: EventBus = field(init=False)
     broker: PaperBroker = field(init=False)
@@ -210,7 +217,8 @@ class Runtime:
         self._lock.acquire()
         try:
             use_settings_file(paths.settings_file(opts.data_dir))
-            self.settings = Settings()
+            # The full Settings (pydantic) loads with the engine; the first frame needs these.
+            self.first_settings = first_frame_settings()
             self.instruments = InstrumentRegistry.default()
             for inst in opts.extra_instruments or ():
                 self.instruments.add(inst)
@@ -296,7 +304,11 @@ class Runtime:
         self._talib = asyncio.create_task(asyncio.to_thread(_warm_up_talib), name="talib-import")
         # SQLAlchemy and Alembic take most of a second to import: in a thread, so the screen
         # (and the market twin on it) stays live meanwhile.
-        open_store = await asyncio.to_thread(_store_opener)
+        open_store, settings = await asyncio.to_thread(_store_opener)
+        self.settings = settings()
+        if FirstFrameSettings.of(self.settings) != self.first_settings:
+            self.first_settings = FirstFrameSettings.of(self.settings)  # changed meanwhile
+            self.prepared = False
         self.store = await open_store(opts.database_url, opts.data_dir)
         if not self.prepared:
             self._speed = self._start_speed(await self.store.get_preference(SPEED_PREFERENCE))
@@ -427,15 +439,15 @@ class Runtime:
         return market
 
     def _market(self, start: datetime) -> SimulatedMarket:
-        opts, market = self.options, self.settings.market
+        opts, first = self.options, self.first_settings
         return SimulatedMarket(
-            seed=opts.seed if opts.seed is not None else market.simulator_seed,
+            seed=opts.seed if opts.seed is not None else first.simulator_seed,
             speed=self._speed,
             start=start,
             instruments=self.instruments,
             base_prices=opts.universe,
             step_seconds=opts.step_seconds,
-            limit_rules=self.settings.rules.limits(),
+            limit_rules=PriceLimitRules(st_ten_percent_from=first.st_ten_percent_from),
         )
 
     def _start_moment(
@@ -468,7 +480,7 @@ class Runtime:
             return self.options.speed
         if isinstance(chosen, int | float) and not isinstance(chosen, bool) and chosen > 0:
             return float(chosen)
-        return self.settings.market.simulator_speed
+        return self.first_settings.simulator_speed
 
     async def set_speed(self, speed: float) -> None:
         """Run the simulated market at ``speed`` simulated seconds per real second from now

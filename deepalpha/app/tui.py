@@ -199,9 +199,9 @@ class DeepAlphaApp(App[None]):
         await self.engine_started()
 
     async def _load_preferences(self) -> None:
-        from deepalpha.app.settings import Settings  # noqa: PLC0415
+        from deepalpha.app.first_settings import first_frame_settings  # noqa: PLC0415
 
-        ui = Settings().ui
+        ui = first_frame_settings()  # language, colours, theme, keys: no pydantic yet
         backend = self.backend
         lang = await backend.get_preference("language", None) or ui.language
         set_language(language_from_locale() if lang == "auto" else lang)
