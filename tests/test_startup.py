@@ -141,8 +141,12 @@ def test_the_first_frame_imports_no_heavy_library(tmp_path: Path) -> None:
         "from deepalpha.app.cli import main\n"
         f"main(['--data-dir', {str(tmp_path)!r}])\n"
         "import deepalpha.screens.market\n"
+        "import datetime\n"
+        "from pathlib import Path\n"
+        "import zoneinfo\n"
         "from deepalpha.app.runtime import Runtime, RuntimeOptions\n"
-        f"Runtime(RuntimeOptions(data_dir=__import__('pathlib').Path({str(tmp_path)!r}))).prepare()\n"
+        f"Runtime(RuntimeOptions(data_dir=Path({str(tmp_path)!r}), start_at={START!r}))"
+        ".prepare()\n"
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
     )
     out = subprocess.run(
@@ -222,7 +226,7 @@ def test_the_board_has_prices_while_the_engine_is_still_starting(
     opener = runtime_module._store_opener
 
     def slow_opener() -> Any:
-        release.wait(20)
+        release.wait()  # no timeout: libfaketime (CI) can turn timed waits into hangs
         return opener()
 
     monkeypatch.setattr(runtime_module, "_store_opener", slow_opener)
@@ -239,7 +243,7 @@ def test_the_board_has_prices_while_the_engine_is_still_starting(
                 assert not backend.ready and not backend.runtime.started
             finally:
                 release.set()
-            await until(lambda: backend.ready)
+            await until(lambda: backend.ready, timeout=60)
             await pilot.pause()
 
     asyncio.run(go())
