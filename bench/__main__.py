@@ -55,6 +55,12 @@ def _ai_context(quick: bool, repeat: int) -> list[BenchResult]:
     return bench_ai_context.run(quick, repeat)
 
 
+def _launch(quick: bool, repeat: int) -> list[BenchResult]:
+    from bench import bench_launch
+
+    return bench_launch.run(quick, repeat)
+
+
 BENCHMARKS: dict[str, Callable[[bool, int], list[BenchResult]]] = {
     "backtest": _backtest,
     "quotes": _quotes,
@@ -62,6 +68,7 @@ BENCHMARKS: dict[str, Callable[[bool, int], list[BenchResult]]] = {
     "tui": _tui,
     "ai_context": _ai_context,
     "blotter": _blotter,
+    "launch": _launch,
 }
 
 

@@ -51,6 +51,7 @@ async def running_app(
     app = make_app(backend, start_screen=screen, **kwargs)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
+        await app.engine_started()  # the first frame comes sooner; the tests use the engine
         yield app, pilot
 
 

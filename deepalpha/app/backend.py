@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from deepalpha.engine.ai.records import DecisionRecord
 from deepalpha.engine.bus import Subscription
 from deepalpha.engine.marketdata import Bar, Quote
 from deepalpha.engine.markets.fees import FeeBreakdown
@@ -24,6 +23,9 @@ from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.orders import Fill, Order, OrderRequest
 from deepalpha.engine.risk import RiskLimits
 from deepalpha.engine.traders import TraderConfig
+
+if TYPE_CHECKING:  # the AI modules are not needed to start the workstation
+    from deepalpha.engine.ai.records import DecisionRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +181,14 @@ ProgressFn = Callable[[int, int], None]
 
 class Backend(ABC):
     # --- lifecycle ---------------------------------------------------------------------
+    async def open(self) -> None:
+        """Get ready for the first frame (quotes, instruments, preferences) as fast as
+        possible; :meth:`start` completes the start. By default it is the whole start."""
+        await self.start()
+
     @abstractmethod
-    async def start(self) -> None: ...
+    async def start(self) -> None:
+        """Start everything; once started (or while starting) a call waits and returns."""
 
     @abstractmethod
     async def stop(self) -> None: ...

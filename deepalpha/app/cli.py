@@ -369,7 +369,7 @@ def _run_workstation(given: Shared) -> int:
     from deepalpha.app.local_backend import LocalBackend  # noqa: PLC0415
     from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
     from deepalpha.app.tui import make_app  # noqa: PLC0415
-    from deepalpha.storage.database import DatabaseError  # noqa: PLC0415
+    from deepalpha.storage.errors import DatabaseError  # noqa: PLC0415 - no SQLAlchemy yet
 
     app = make_app(LocalBackend(given.runtime_options()))
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deepalpha.app.ai_models import model_label, profile_names
 from deepalpha.app.backend import (
     AiStatus,
     Backend,
@@ -25,7 +25,6 @@ from deepalpha.app.backend import (
     TraderView,
 )
 from deepalpha.app.runtime import Runtime, RuntimeOptions
-from deepalpha.engine.ai.records import DecisionRecord
 from deepalpha.engine.bus import EventBus, Subscription
 from deepalpha.engine.events import (
     DecisionEvent,
@@ -48,6 +47,7 @@ from deepalpha.i18n import Msg, language
 
 if TYPE_CHECKING:
     from deepalpha.app.backtest_job import AiOptions
+    from deepalpha.engine.ai.records import DecisionRecord
 
 ZERO = Decimal(0)
 ORDER_HISTORY = 200_000  # orders loaded back on start for the blotter
@@ -77,6 +77,8 @@ class LocalBackend(Backend):
         self._trips: dict[str, list[int]] = {}  # trader → [closing fills, profitable ones]
         # Screens subscribe here; it outlives a runtime restarted by a restore.
         self.ui_bus = EventBus()
+        self._starting: asyncio.Future[None] | None = None
+        self.ready = False  # the whole engine has started (``open`` shows the market sooner)
 
     # --- lifecycle ---------------------------------------------------------------------
     def _attach(self, bus: EventBus) -> None:
@@ -90,8 +92,33 @@ class LocalBackend(Backend):
         for event_type in UI_EVENTS:
             bus.on(event_type, self.ui_bus.publish)
 
+    def _hook(self) -> None:
+        rt = self.runtime
+        if self._attach not in rt.on_bus:
+            rt.on_bus.append(self._attach)
+            rt.on_preroll.append(self._on_preroll)
+
+    async def open(self) -> None:
+        """What the first frame needs, without the database engine: the market at its first
+        moment, playing on for the screen, and the stored preferences (``Runtime.prepare``).
+        The rest comes with ``start``; when the market cannot be shown before it, this is
+        ``start``."""
+        self._hook()
+        if self.runtime.prepare():
+            self._build_search()
+            self.runtime.preroll()
+        else:
+            await self.start()
+
     async def start(self) -> None:
-        self.runtime.on_bus.append(self._attach)
+        """Start the whole engine; a second call (after ``open``, from a command waiting for
+        the engine) waits for the same start."""
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
+        self._hook()
         await self.runtime.start()
         store = self.runtime.store
         # History first (oldest first), then what arrived while starting, newest state wins.
@@ -116,8 +143,14 @@ class LocalBackend(Backend):
         await self.runtime.writer.flush()  # the counts below then include this run's fills
         self._trips = {t: [n, w] for t, (n, w) in (await store.round_trips()).items()}
         self._build_search()
+        self.ready = True
 
     async def stop(self) -> None:
+        starting = self._starting
+        if starting is not None and not starting.done():
+            # Quitting while the engine starts: let it finish, then stop it cleanly.
+            with contextlib.suppress(Exception):
+                await starting
         await self.runtime.stop()
 
     def subscribe(self) -> Subscription:
@@ -129,6 +162,9 @@ class LocalBackend(Backend):
 
     # --- bus handlers (inline on the engine's path: keep them cheap) ---------------------
     def _on_quote(self, event: QuoteEvent) -> None:
+        self._quotes_version += 1
+
+    def _on_preroll(self) -> None:
         self._quotes_version += 1
 
     def _remember(self, order: Order) -> None:
@@ -167,9 +203,9 @@ class LocalBackend(Backend):
     # --- market -------------------------------------------------------------------------
     def market_status(self) -> MarketStatus:
         rt = self.runtime
-        market = rt.market
+        market = rt.screen_market
         feed_alive = all(not t.done() for t in rt.tasks if t.get_name() == "simulated-market")
-        target = rt.store.target
+        target = rt.store.target if self.ready else None
         return MarketStatus(
             label=market.label,
             simulated=True,
@@ -177,7 +213,7 @@ class LocalBackend(Backend):
             phases=dict(market.phase),
             feed_alive=feed_alive,
             database=target.display if target else "",
-            database_ok=rt.writer.last_error is None,
+            database_ok=rt.writer.last_error is None if self.ready else True,
             speed=market.speed,
             paused=market.paused,
         )
@@ -185,17 +221,18 @@ class LocalBackend(Backend):
     async def set_market_speed(self, speed: float) -> None:
         if not speed > 0:
             raise ValueError(f"the speed must be a positive number, not {speed}")
+        await self.start()  # the choice is stored
         await self.runtime.set_speed(speed)
 
     def pause_market(self, paused: bool) -> None:
         self.runtime.pause(paused)
 
     def instruments(self) -> Sequence[Instrument]:
-        return self.runtime.market.universe()
+        return self.runtime.screen_market.universe()
 
     def _build_search(self) -> None:
         index = []
-        for inst in self.runtime.broker.instruments:
+        for inst in self.runtime.instruments:
             code, ex = inst.code, inst.exchange.value.lower()
             keys = [
                 inst.symbol.lower(),
@@ -216,7 +253,7 @@ class LocalBackend(Backend):
             return []
         exact: Instrument | None = None
         try:
-            exact = self.runtime.broker.instruments.find(normalize(text))
+            exact = self.runtime.instruments.find(normalize(text))
         except SymbolError:
             exact = None
         starts: list[Instrument] = []
@@ -232,7 +269,7 @@ class LocalBackend(Backend):
         return found[:limit]
 
     def quotes(self) -> Mapping[str, Quote]:
-        return self.runtime.market.quotes
+        return self.runtime.screen_market.quotes
 
     def quotes_version(self) -> int:
         return self._quotes_version
@@ -243,7 +280,9 @@ class LocalBackend(Backend):
     # --- traders and accounts -----------------------------------------------------------
     def traders(self) -> list[TraderView]:
         rt = self.runtime
-        out = []
+        out: list[TraderView] = []
+        if not self.ready:
+            return out
         for trader in rt.traders.values():
             book = rt.broker.traders.get(trader.id)
             if book is None:
@@ -285,6 +324,8 @@ class LocalBackend(Backend):
         return Decimal(wins) / sells if sells else None
 
     def _model_label(self, trader: TraderConfig) -> str:
+        from deepalpha.app.ai_models import model_label  # noqa: PLC0415
+
         if trader.kind is TraderKind.STRATEGY:
             s = trader.settings
             return f"{s.get('strategy', 'strategy')} {s.get('fast', '')}/{s.get('slow', '')}"
@@ -294,7 +335,9 @@ class LocalBackend(Backend):
 
     def positions(self, trader_id: str | None = None) -> list[PositionView]:
         rt = self.runtime
-        out = []
+        out: list[PositionView] = []
+        if not self.ready:
+            return out
         for tid, book in rt.broker.traders.items():
             if trader_id is not None and tid != trader_id:
                 continue
@@ -327,6 +370,8 @@ class LocalBackend(Backend):
     def equity_curves(self) -> dict[str, list[tuple[date, Decimal]]]:
         rt = self.runtime
         out: dict[str, list[tuple[date, Decimal]]] = {}
+        if not self.ready:
+            return out
         today = rt.market.now().date()
         for trader_id, curve in self._curves.items():
             book = rt.broker.traders.get(trader_id)
@@ -391,6 +436,8 @@ class LocalBackend(Backend):
         return sorted(out, key=lambda v: v.created)
 
     def ai_status(self, trader_id: str) -> AiStatus | None:
+        from deepalpha.app.ai_models import model_label  # noqa: PLC0415
+
         rt = self.runtime
         trader = rt.traders.get(trader_id)
         if trader is None or trader.kind not in (TraderKind.AI, TraderKind.HYBRID):
@@ -415,12 +462,16 @@ class LocalBackend(Backend):
         )
 
     async def approve_proposal(self, proposal_id: str, quantity: int | None = None) -> Order:
+        await self.start()  # commands wait for the engine (``open`` shows the market sooner)
         return await self.runtime.approve_proposal(proposal_id, quantity)
 
     async def reject_proposal(self, proposal_id: str) -> None:
+        await self.start()  # commands wait for the engine (``open`` shows the market sooner)
         await self.runtime.reject_proposal(proposal_id)
 
     def model_profiles(self) -> list[tuple[str, str]]:
+        from deepalpha.app.ai_models import model_label, profile_names  # noqa: PLC0415
+
         ai = self.runtime.settings.ai
         return [(p, model_label(p, ai)) for p in profile_names(ai)]
 
@@ -428,6 +479,7 @@ class LocalBackend(Backend):
         return self.runtime.settings.ai.interval_minutes
 
     async def run_ai_cycle(self, trader_id: str) -> DecisionRecord:
+        await self.start()  # commands wait for the engine (``open`` shows the market sooner)
         return await self.runtime.run_ai_cycle(trader_id)
 
     # --- commands -----------------------------------------------------------------------
@@ -479,16 +531,20 @@ class LocalBackend(Backend):
         )
 
     async def place_order(self, req: OrderRequest) -> Order:
+        await self.start()  # commands wait for the engine (``open`` shows the market sooner)
         order = await self.runtime.place_order(req)
         return order.snapshot()
 
     async def cancel_order(self, order_id: str) -> Order:
+        await self.start()  # commands wait for the engine (``open`` shows the market sooner)
         return (await self.runtime.cancel_order(order_id)).snapshot()
 
     async def cancel_all(self, trader_id: str | None = None) -> list[Order]:
+        await self.start()  # commands wait for the engine (``open`` shows the market sooner)
         return [o.snapshot() for o in await self.runtime.cancel_all(trader_id)]
 
     async def set_trader_running(self, trader_id: str, running: bool) -> None:
+        await self.start()  # commands wait for the engine (``open`` shows the market sooner)
         rt = self.runtime
         trader = rt.traders[trader_id]
         trader.running = running
@@ -504,6 +560,7 @@ class LocalBackend(Backend):
     async def save_trader(
         self, trader: TraderConfig, cash: Mapping[str, Decimal] | None = None
     ) -> None:
+        await self.start()
         await self.runtime.save_trader(trader, cash)
 
     # --- backtests, backups, preferences ------------------------------------------------
@@ -583,6 +640,7 @@ class LocalBackend(Backend):
         ]
 
     async def create_backup(self, label: str | None = None) -> Path:
+        await self.start()  # commands wait for the engine (``open`` shows the market sooner)
         from deepalpha.sync.backup import create_backup  # noqa: PLC0415
 
         await self.runtime.persist_market()
@@ -604,6 +662,7 @@ class LocalBackend(Backend):
             from deepalpha.sync.backup import BackupError  # noqa: PLC0415
 
             raise BackupError(f"{path}: " + "; ".join(result.problems))
+        await self.start()
         await self.runtime.stop()
         try:
             await asyncio.to_thread(
@@ -612,6 +671,7 @@ class LocalBackend(Backend):
         finally:
             # Carry on, on the restored state (or the untouched one if the restore refused).
             self.runtime = Runtime(self.options)
+            self._starting, self.ready = None, False
             self._orders, self._order_index = [], {}
             self._fills.clear()
             self._curves = {}
@@ -622,9 +682,17 @@ class LocalBackend(Backend):
         )
 
     async def get_preference(self, key: str, default: Any = None) -> Any:
+        peeked = self.runtime.peeked
+        if not self.ready and peeked is not None:
+            return peeked.preferences.get(key, default)  # the first frame's, read by ``open``
+        await self.start()
         return await self.runtime.store.get_preference(key, default)
 
     async def set_preference(self, key: str, value: Any) -> None:
+        peeked = self.runtime.peeked
+        if not self.ready and peeked is not None:
+            peeked.preferences[key] = value  # read back as written while the engine starts
+        await self.start()
         await self.runtime.store.set_preference(key, value)
 
 

@@ -10,7 +10,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from deepalpha.storage.database import DatabaseError
+from deepalpha.storage.errors import DatabaseError
 
 LOCK_FILE = "deepalpha.lock"
 

@@ -8,23 +8,15 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepalpha.app import paths
-from deepalpha.app.ai_models import BASELINE, open_model, validation_settings
+from deepalpha.app.first_settings import FirstFrameSettings, first_frame_settings, use_settings_file
 from deepalpha.app.lock import DataDirLock
-from deepalpha.app.settings import Settings, use_settings_file
 from deepalpha.engine import clock as clocks
-from deepalpha.engine.ai.baseline import BaselineModel
-from deepalpha.engine.ai.client import ModelError
-from deepalpha.engine.ai.context import warm_up
-from deepalpha.engine.ai.cycle import AiTrader
-from deepalpha.engine.ai.records import DecisionRecord
-from deepalpha.engine.backtest.strategies import SmaCross
-from deepalpha.engine.broker import BrokerSettings, PaperBroker
 from deepalpha.engine.bus import EventBus
 from deepalpha.engine.clock import Clock
 from deepalpha.engine.events import (
@@ -38,17 +30,26 @@ from deepalpha.engine.feeds.simulator import SimulatedMarket, default_start
 from deepalpha.engine.ids import sequential
 from deepalpha.engine.markets.calendar import calendar_for
 from deepalpha.engine.markets.instruments import Instrument, InstrumentRegistry
+from deepalpha.engine.markets.rules import PriceLimitRules
 from deepalpha.engine.markets.sessions import SHANGHAI, Phase
 from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.minute_bars import MinuteBars
 from deepalpha.engine.orders import Order, OrderRequest
-from deepalpha.engine.persistence import EventWriter, StoredState, catch_up, restore
 from deepalpha.engine.risk import RiskLimits
-from deepalpha.engine.strategy_trader import StrategyTrader
 from deepalpha.engine.traders import TraderConfig, TraderKind
 from deepalpha.i18n import language
-from deepalpha.storage.connect import open_store
-from deepalpha.storage.repository import SqlStore
+from deepalpha.storage.peek import Peek, local_database, peek
+
+# The first frame must not wait for SQLAlchemy, Alembic, httpx, numpy or TA-Lib (most of a
+# second together): what needs them is imported where it is used, once the screen is up.
+if TYPE_CHECKING:
+    from deepalpha.app.settings import Settings
+    from deepalpha.engine.ai.cycle import AiTrader
+    from deepalpha.engine.ai.records import DecisionRecord
+    from deepalpha.engine.broker import PaperBroker
+    from deepalpha.engine.persistence import EventWriter, StoredState
+    from deepalpha.engine.strategy_trader import StrategyTrader
+    from deepalpha.storage.repository import SqlStore
 
 log = logging.getLogger("deepalpha")
 
@@ -72,10 +73,28 @@ AI_SYMBOLS = [
     "01810.HK",
 ]
 AI_POLL_SECONDS = 0.25  # how often the AI scheduler looks at the market clock
+BASELINE_PROFILE = "baseline"  # ai_models.BASELINE, without importing the model clients
 # How often (real seconds) the simulated market's state is saved besides at a clean stop: a
 # crash loses at most this much of the market's walk, never an order or a fill.
 MARKET_SAVE_SECONDS = 5.0
 SPEED_PREFERENCE = "simulator_speed"
+
+
+def _warm_up_talib() -> None:
+    from deepalpha.engine.ai.context import warm_up  # noqa: PLC0415
+
+    warm_up()
+
+
+def _store_opener() -> tuple[
+    Callable[[str | None, Path], Coroutine[Any, Any, SqlStore]], type[Settings]
+]:
+    """Import the storage stack (SQLAlchemy, Alembic) and the settings (pydantic): called in a
+    thread, off the screen's loop."""
+    from deepalpha.app.settings import Settings  # noqa: PLC0415
+    from deepalpha.storage.connect import open_store  # noqa: PLC0415
+
+    return open_store, Settings
 
 
 def demo_traders(ai_interval_minutes: int = 5) -> list[TraderConfig]:
@@ -107,7 +126,7 @@ def demo_traders(ai_interval_minutes: int = 5) -> list[TraderConfig]:
             # Its first cycle is at the first continuous moment, on warmed-up indicators, so
             # a first run shows it deciding at once; the baseline needs no key, no network.
             settings={"symbols": AI_SYMBOLS, "interval_minutes": ai_interval_minutes},
-            model_profile=BASELINE,
+            model_profile=BASELINE_PROFILE,
         ),
     ]
 
@@ -138,7 +157,8 @@ class RuntimeOptions:
 class Runtime:
     options: RuntimeOptions
     clock: Clock = field(init=False)
-    settings: Settings = field(init=False)
+    settings: Settings = field(init=False)  # loaded with the engine (pydantic)
+    first_settings: FirstFrameSettings = field(init=False)  # what the market is built from
     store: SqlStore = field(init=False)
     bus: EventBus = field(init=False)
     broker: PaperBroker = field(init=False)
@@ -149,6 +169,7 @@ class Runtime:
     ai_traders: dict[str, AiTrader] = field(default_factory=dict)
     ai_errors: dict[str, str] = field(default_factory=dict)  # why a trader's model is not open
     minute_bars: MinuteBars = field(init=False)
+    instruments: InstrumentRegistry = field(init=False)
     _cycles: set[asyncio.Task[None]] = field(default_factory=set)
     _talib: asyncio.Task[None] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -158,6 +179,14 @@ class Runtime:
     started: bool = False
     _market_saved: datetime | None = None
     _speed: float = 60.0
+    # What ``prepare`` read and built for the first frame (see there).
+    prepared: bool | None = None
+    peeked: Peek | None = None
+    _start_day: date | None = None
+    # While the engine starts, a twin of the market plays on for the screen (see ``preroll``).
+    _display: SimulatedMarket | None = None
+    _display_task: asyncio.Task[None] | None = None
+    on_preroll: list[Callable[[], None]] = field(default_factory=list)  # the twin's quotes moved
 
     @property
     def data_dir(self) -> Path:
@@ -167,60 +196,134 @@ class Runtime:
     def tasks(self) -> list[asyncio.Task[None]]:
         return list(self._tasks)
 
-    async def start(self) -> None:
+    @property
+    def screen_market(self) -> SimulatedMarket:
+        """The market the screens show: the engine's, or its twin while the engine starts."""
+        return self._display or self.market
+
+    def prepare(self) -> bool:
+        """The part of ``start`` the first frame needs, in milliseconds and without the
+        database engine: the data directory's lock, the settings, the bus and the simulated
+        market, built from the few rows ``storage.peek`` reads (the saved market, the last
+        days played). True when the market is ready to show now; False when it has to wait for
+        the stored state (a frozen market for pictures, a database URL, a schema to migrate),
+        which ``start`` loads as before. ``start`` calls it when nobody did."""
+        if self.prepared is not None:
+            return self.prepared
         opts = self.options
         self.clock = opts.clock or clocks.system_clock()
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(opts.data_dir)
         self._lock.acquire()
         try:
+            use_settings_file(paths.settings_file(opts.data_dir))
+            # The full Settings (pydantic) loads with the engine; the first frame needs these.
+            self.first_settings = first_frame_settings()
+            self.instruments = InstrumentRegistry.default()
+            for inst in opts.extra_instruments or ():
+                self.instruments.add(inst)
+            self.bus = EventBus()
+            # Bars before anything publishes quotes; the simulator's warm-up history is read
+            # lazily per symbol, from whichever market object is current by then.
+            self.minute_bars = MinuteBars(history=lambda s: self.market.history(s))  # noqa: PLW0108
+            self.bus.on(QuoteEvent, self.minute_bars.on_quote)
+            for hook in self.on_bus:
+                hook(self.bus)
+            path = local_database(opts.database_url, opts.data_dir)
+            if opts.frozen_at is None and path is not None:
+                self.peeked = peek(path)
+            if self.peeked is not None:
+                self._speed = self._start_speed(self.peeked.preferences.get(SPEED_PREFERENCE))
+                self.market = self._build_market(self.peeked.market, self._peeked_days())
+        except BaseException:
+            self._release_lock()
+            raise
+        self.prepared = self.peeked is not None
+        return self.prepared
+
+    def _peeked_days(self) -> dict[Market, date]:
+        assert self.peeked is not None
+        known = {m.value: m for m in Market}
+        return {known[m]: d for m, d in self.peeked.last_days.items() if m in known}
+
+    def preroll(self) -> None:
+        """Show the market live while the engine starts: a twin built from the same state (the
+        simulator is deterministic) plays on for the screen, and when the engine is ready the
+        market catches up to it step by step with the broker attached, so every order, fill
+        and bar is as if the engine had been there from the first moment."""
+        if not self.prepared or self.started or self._display is not None:
+            return
+        assert self.peeked is not None
+        twin = self._build_market(self.peeked.market, self._peeked_days(), quiet=True)
+        for _ in twin.iter_to(twin.now()):  # the first moment: prices for the first frame
+            pass
+        self._display = twin
+        self._display_task = asyncio.create_task(self._play_display(twin), name="market-preroll")
+
+    async def _play_display(self, twin: SimulatedMarket) -> None:
+        twin.clock.jump(twin.now())
+        while True:
+            await asyncio.sleep(self.options.tick_interval)
+            moved = False
+            for result in twin.iter_to(twin.clock.now()):
+                moved = moved or bool(result.quotes)
+            if moved:
+                for hook in self.on_preroll:
+                    hook()
+
+    async def _stop_display(self) -> SimulatedMarket | None:
+        task, self._display_task = self._display_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        twin, self._display = self._display, None
+        return twin
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    async def start(self) -> None:
+        self.prepare()
+        try:
             await self._start()
         except BaseException:
-            self._lock.release()
+            await self._stop_display()
+            self._release_lock()
             raise
 
     async def _start(self) -> None:
+        from deepalpha.engine.broker import BrokerSettings, PaperBroker  # noqa: PLC0415
+        from deepalpha.engine.persistence import EventWriter, catch_up, restore  # noqa: PLC0415
+
         opts = self.options
         # TA-Lib takes ~0.6 s to import: start it in a thread now, so that by the time the
         # market opens the first AI cycle need not wait for it (nor block the event loop).
-        self._talib = asyncio.create_task(asyncio.to_thread(warm_up), name="talib-import")
-        use_settings_file(paths.settings_file(opts.data_dir))
-        self.settings = Settings()
+        self._talib = asyncio.create_task(asyncio.to_thread(_warm_up_talib), name="talib-import")
+        # SQLAlchemy and Alembic take most of a second to import: in a thread, so the screen
+        # (and the market twin on it) stays live meanwhile.
+        open_store, settings = await asyncio.to_thread(_store_opener)
+        self.settings = settings()
+        if FirstFrameSettings.of(self.settings) != self.first_settings:
+            self.first_settings = FirstFrameSettings.of(self.settings)  # changed meanwhile
+            self.prepared = False
         self.store = await open_store(opts.database_url, opts.data_dir)
-        instruments = InstrumentRegistry.default()
-        for inst in opts.extra_instruments or ():
-            instruments.add(inst)
-        self._speed = await self._start_speed()
+        if not self.prepared:
+            self._speed = self._start_speed(await self.store.get_preference(SPEED_PREFERENCE))
         state = await self.store.load_state()
         if not state.traders and opts.demo:
             state = await self._create_demo()
-        self.bus = EventBus()
-        # Bars before anything publishes quotes; the simulator's warm-up history is read
-        # lazily per symbol, from whichever market object is current by then.
-        self.minute_bars = MinuteBars(history=lambda s: self.market.history(s))  # noqa: PLW0108
-        self.bus.on(QuoteEvent, self.minute_bars.on_quote)
-        for hook in self.on_bus:
-            hook(self.bus)
-        self.market = self._market(instruments, self._start_moment(state))
-        if state.market is not None:
-            try:
-                self.market.restore(state.market, at=opts.start_at)
-            except (ValueError, KeyError, TypeError, IndexError) as exc:
-                # An unreadable snapshot must not stop trading: the market starts afresh.
-                log.warning("the saved simulated market could not be read (%s); it restarts", exc)
-                self.market = self._market(instruments, self._start_moment(state, fresh=True))
-            else:
-                log.info(
-                    "simulated market continues from %s",
-                    SimulatedMarket.snapshot_time(state.market).isoformat(timespec="seconds"),
-                )
+        if not self.prepared or not self._same_market(state):
+            self.market = self._build_market(state.market, state.last_days)
         ids: dict[str, Any] = {}
         if opts.frozen_at is not None:
             # A frozen market is for screenshots and snapshot tests on a fresh data directory:
             # ids that do not change between runs keep those images stable.
             ids = {"id_factory": sequential("O"), "fill_id_factory": sequential("F")}
         self.broker = PaperBroker(
-            instruments,
+            self.instruments,
             self.market,
             self.bus,
             BrokerSettings(
@@ -234,7 +337,7 @@ class Runtime:
         for pf in (b.portfolio for b in self.broker.traders.values()):
             pf.fx = {"CNY": Decimal(1), "HKD": self.settings.market.hkd_cny}
         self.traders = {t.id: t for t in state.traders}
-        start_day = self.market.now().date()
+        start_day = self._start_day or self.market.now().date()
         expired = catch_up(
             self.broker, {m: calendar_for(m) for m in Market}, {m: start_day for m in Market}
         )
@@ -260,6 +363,12 @@ class Runtime:
                     recent = await self.store.decisions(trader.id, limit=200)
                     if runner.reconcile(recent):
                         log.info("%s: proposals left open by an unclean stop expired", trader.id)
+        # The screen's twin stops here and the market plays every step it showed, now with
+        # the broker and the traders listening; nothing awaits in between, so the screen sees
+        # one market hand over to the other at the same moment.
+        twin = await self._stop_display()
+        if twin is not None:
+            self.market.drive_to(twin.now(), self.broker, self.bus)
         if opts.frozen_at is not None:
             # Play the simulated market up to a fixed moment and stop there: the screens then
             # show the same state every time (snapshot tests, screenshots).
@@ -292,19 +401,58 @@ class Runtime:
             self.market.now().isoformat(timespec="seconds"),
         )
 
-    def _market(self, instruments: InstrumentRegistry, start: datetime) -> SimulatedMarket:
-        opts, market = self.options, self.settings.market
+    def _same_market(self, state: StoredState) -> bool:
+        """Whether the stored state is what ``prepare`` built the market from (it is, unless
+        something changed the database in between)."""
+        assert self.peeked is not None
+        return state.market == self.peeked.market and state.last_days == self._peeked_days()
+
+    def _build_market(
+        self,
+        snapshot: Mapping[str, Any] | None,
+        last_days: Mapping[Market, date],
+        *,
+        quiet: bool = False,
+    ) -> SimulatedMarket:
+        """The simulated market where it starts: the explicit start, else the saved snapshot's
+        moment, else (see ``_start_moment``) a fresh start."""
+        opts = self.options
+        start = self._start_moment(snapshot, last_days)
+        market = self._market(start)
+        if snapshot is not None:
+            try:
+                market.restore(snapshot, at=opts.start_at)
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                # An unreadable snapshot must not stop trading: the market starts afresh.
+                if not quiet:
+                    log.warning(
+                        "the saved simulated market could not be read (%s); it restarts", exc
+                    )
+                market = self._market(self._start_moment(None, last_days))
+            else:
+                if not quiet:
+                    log.info(
+                        "simulated market continues from %s",
+                        SimulatedMarket.snapshot_time(snapshot).isoformat(timespec="seconds"),
+                    )
+        self._start_day = market.now().date()
+        return market
+
+    def _market(self, start: datetime) -> SimulatedMarket:
+        opts, first = self.options, self.first_settings
         return SimulatedMarket(
-            seed=opts.seed if opts.seed is not None else market.simulator_seed,
+            seed=opts.seed if opts.seed is not None else first.simulator_seed,
             speed=self._speed,
             start=start,
-            instruments=instruments,
+            instruments=self.instruments,
             base_prices=opts.universe,
             step_seconds=opts.step_seconds,
-            limit_rules=self.settings.rules.limits(),
+            limit_rules=PriceLimitRules(st_ten_percent_from=first.st_ten_percent_from),
         )
 
-    def _start_moment(self, state: StoredState, *, fresh: bool = False) -> datetime:
+    def _start_moment(
+        self, snapshot: Mapping[str, Any] | None, last_days: Mapping[Market, date]
+    ) -> datetime:
         """Where the simulated market starts: the explicit start; else where the last run
         stopped (its snapshot); else, on a data directory from before snapshots, the day
         after the last one played; else now. A fresh start before the continuous session
@@ -312,11 +460,11 @@ class Runtime:
         auctions."""
         if self.options.start_at is not None:
             return self.options.start_at
-        if state.market is not None and not fresh:
-            return SimulatedMarket.snapshot_time(state.market)
+        if snapshot is not None:
+            return SimulatedMarket.snapshot_time(snapshot)
         start = default_start(self.clock.now())
-        if state.last_days:
-            last = max(state.last_days.values())
+        if last_days:
+            last = max(last_days.values())
             if start.date() <= last:
                 nxt = calendar_for(Market.CN).next_trading_day(last)
                 start = datetime.combine(nxt, time(0, 0), SHANGHAI)
@@ -325,14 +473,14 @@ class Runtime:
             return datetime.combine(local.date(), LIVE_START, SHANGHAI)
         return start
 
-    async def _start_speed(self) -> float:
-        """``--speed``, else the speed last chosen in the workstation, else the setting."""
+    def _start_speed(self, chosen: Any) -> float:
+        """``--speed``, else the speed last chosen in the workstation (``chosen``: the stored
+        preference), else the setting."""
         if self.options.speed is not None:
             return self.options.speed
-        chosen = await self.store.get_preference(SPEED_PREFERENCE, None)
         if isinstance(chosen, int | float) and not isinstance(chosen, bool) and chosen > 0:
             return float(chosen)
-        return self.settings.market.simulator_speed
+        return self.first_settings.simulator_speed
 
     async def set_speed(self, speed: float) -> None:
         """Run the simulated market at ``speed`` simulated seconds per real second from now
@@ -343,10 +491,11 @@ class Runtime:
 
     def pause(self, paused: bool) -> None:
         """Hold the simulated market still (or let it run again); nothing trades meanwhile."""
-        if paused:
-            self.market.pause()
-        else:
-            self.market.resume()
+        for market in {self.market, self.screen_market}:  # the twin too, while it shows
+            if paused:
+                market.pause()
+            else:
+                market.resume()
 
     def save_market(self) -> None:
         """Hand the simulated market's state to the writer (a restart continues from it)."""
@@ -381,6 +530,9 @@ class Runtime:
         return await self.store.load_state()
 
     def _attach_strategy(self, trader: TraderConfig) -> None:
+        from deepalpha.engine.backtest.strategies import SmaCross  # noqa: PLC0415
+        from deepalpha.engine.strategy_trader import StrategyTrader  # noqa: PLC0415
+
         s = trader.settings
         strategy = SmaCross(int(s.get("fast", 5)), int(s.get("slow", 20)), int(s.get("qty", 100)))
         runner = StrategyTrader(
@@ -402,6 +554,11 @@ class Runtime:
     ) -> None:
         """Open the trader's model and schedule it; a model that cannot be opened (a missing
         key, an unknown profile) leaves the trader idle with the reason shown."""
+        from deepalpha.app.ai_models import open_model, validation_settings  # noqa: PLC0415
+        from deepalpha.engine.ai.baseline import BaselineModel  # noqa: PLC0415
+        from deepalpha.engine.ai.client import ModelError  # noqa: PLC0415
+        from deepalpha.engine.ai.cycle import AiTrader  # noqa: PLC0415
+
         ai = self.settings.ai
         s = trader.settings
         old = self.ai_traders.pop(trader.id, None)
@@ -583,6 +740,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop cleanly: the feed stops, open work is persisted, the database is closed."""
+        await self._stop_display()
         tasks = [*self._tasks, *self._cycles]
         for task in tasks:
             task.cancel()
@@ -595,6 +753,8 @@ class Runtime:
             await self._talib  # a thread cannot be cancelled; it is nearly done anyway
             self._talib = None
         for runner in self.ai_traders.values():
+            from deepalpha.engine.ai.baseline import BaselineModel  # noqa: PLC0415
+
             if not isinstance(runner.model, BaselineModel):
                 await runner.model.aclose()
         if self.started:
@@ -603,6 +763,4 @@ class Runtime:
             await self.store.close()
             self.started = False
             log.info("engine stopped; everything persisted")
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        self._release_lock()

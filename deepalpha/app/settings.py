@@ -5,16 +5,23 @@ Secrets are not settings: they live in keyring (or the environment for headless 
 
 from __future__ import annotations
 
-import os
 import tomllib
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from deepalpha.app.first_settings import (
+    SIMULATOR_SEED,
+    SIMULATOR_SPEED,
+    UI_COLOURS,
+    UI_LANGUAGE,
+    UI_THEME,
+    config_file,
+    use_settings_file,
+)
 from deepalpha.engine.markets.fees import Commission, FeeSchedule
 from deepalpha.engine.markets.rules import ST_TEN_PERCENT_FROM, PriceLimitRules
 
@@ -48,9 +55,10 @@ class BacktestSettings(BaseModel):
 
 
 class UiSettings(BaseModel):
-    language: str = Field("auto", pattern="^(auto|en|zh)$")  # auto follows the locale
-    colours: str = Field("auto", pattern="^(auto|cn|western)$")  # cn: red up, green down
-    theme: str = Field("dark", pattern="^(dark|light)$")
+    # The defaults the first frame uses come from first_settings (no pydantic on its path).
+    language: str = Field(UI_LANGUAGE, pattern="^(auto|en|zh)$")  # auto follows the locale
+    colours: str = Field(UI_COLOURS, pattern="^(auto|cn|western)$")  # cn: red up, green down
+    theme: str = Field(UI_THEME, pattern="^(dark|light)$")
     # Binding id → keys, e.g. [ui.keys] "screen.orders" = "f4,o" (see the Help screen).
     keys: dict[str, str] = Field(default_factory=dict)
     quote_refresh_hz: float = Field(10.0, gt=0, le=30)
@@ -64,28 +72,11 @@ class StorageSettings(BaseModel):
 
 class MarketSettings(BaseModel):
     hkd_cny: Decimal = Field(Decimal("0.92"), gt=0)  # CNY per HKD for the CNY total
-    simulator_seed: int = 7
-    simulator_speed: float = Field(60.0, gt=0)
+    simulator_seed: int = SIMULATOR_SEED
+    simulator_speed: float = Field(SIMULATOR_SPEED, gt=0)
 
 
-_config_path: Path | None = None
-
-
-def use_settings_file(path: Path) -> None:
-    """Read settings from ``path`` (the data directory's settings.toml) from now on."""
-    global _config_path
-    _config_path = path
-
-
-def config_file() -> Path:
-    env = os.environ.get("DEEPALPHA_CONFIG")
-    if env:
-        return Path(env)
-    if _config_path is not None:
-        return _config_path
-    from deepalpha.app.paths import data_dir, settings_file  # noqa: PLC0415
-
-    return settings_file(data_dir())
+__all__ = ["Settings", "SettingsError", "config_file", "use_settings_file"]
 
 
 class _TomlSource(PydanticBaseSettingsSource):

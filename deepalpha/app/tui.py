@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+import gc
+import importlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -83,6 +85,35 @@ def _mode_factories() -> dict[str, Any]:
     }
 
 
+# Screens that need nothing but the market (and the preferences) to draw: the first frame may
+# show them before the engine has started; every other screen waits for it.
+QUICK_SCREENS = frozenset({"market", "help"})
+SCREEN_CLASSES = {
+    "dashboard": ("deepalpha.screens.dashboard", "DashboardScreen"),
+    "market": ("deepalpha.screens.market", "MarketScreen"),
+    "orders": ("deepalpha.screens.orders", "OrdersScreen"),
+    "positions": ("deepalpha.screens.positions", "PositionsScreen"),
+    "traders": ("deepalpha.screens.traders", "TradersScreen"),
+    "backtest": ("deepalpha.screens.backtest", "BacktestScreen"),
+    "backups": ("deepalpha.screens.backups", "BackupsScreen"),
+    "settings": ("deepalpha.screens.settings", "SettingsScreen"),
+    "decisions": ("deepalpha.screens.decisions", "DecisionsScreen"),
+    "help": ("deepalpha.screens.help", "HelpScreen"),
+}
+
+
+def _lazy_screen(name: str) -> Callable[[], Screen[Any]]:
+    """A mode's screen, its module imported when the mode is first shown: importing every
+    screen (charts, tables, forms) would hold up the first frame."""
+    module, cls = SCREEN_CLASSES[name]
+
+    def make() -> Screen[Any]:
+        screen: Screen[Any] = getattr(importlib.import_module(module), cls)()
+        return screen
+
+    return make
+
+
 def _bindings() -> list[BindingType]:
     out: list[BindingType] = [
         Binding(
@@ -129,24 +160,48 @@ class DeepAlphaApp(App[None]):
         self._start_backend = start_backend
         self.current_trader: str | None = None
         self.colours_setting = "auto"
+        self._engine_ready = False
         super().__init__()
-        self._modes = dict(_mode_factories())
+        self._modes = {name: _lazy_screen(name) for name in SCREENS}
 
     # --- start-up -----------------------------------------------------------------------
     async def on_mount(self) -> None:
+        # The first frame comes before the engine's start: ``open`` readies the market and the
+        # preferences in milliseconds; the database engine, the broker and the traders start
+        # behind the screen (``_start_engine``).
+        if self._start_backend:
+            await self.backend.open()
+        await self._load_preferences()
+        first = self._start_screen or self._last_screen
+        if first not in QUICK_SCREENS:
+            await self.engine_started()
+        await self.switch_mode(first)
+        self._listen()
+        self._start_engine()
+
+    async def engine_started(self) -> None:
+        """Wait until the whole engine runs (at once when it does)."""
         if self._start_backend:
             await self.backend.start()
-        await self._load_preferences()
-        traders = self.backend.traders()
-        if self.current_trader is None and traders:
-            self.current_trader = traders[0].id
-        await self.switch_mode(self._start_screen or self._last_screen)
-        self._listen()
+        if self.current_trader is None:
+            traders = self.backend.traders()
+            if traders:
+                self.current_trader = traders[0].id
+        if not self._engine_ready:
+            # What exists now (modules, screens, the engine and its history) lives as long as
+            # the app: out of the collector's full passes, which otherwise walk all of it and
+            # stopped the screen for 100–200 ms every few seconds under a quote storm.
+            gc.freeze()
+        self._engine_ready = True
+
+    @work(exclusive=True, group="engine-start")
+    async def _start_engine(self) -> None:
+        await self.engine_started()
 
     async def _load_preferences(self) -> None:
-        from deepalpha.app.settings import Settings  # noqa: PLC0415
+        from deepalpha.app.first_settings import first_frame_settings  # noqa: PLC0415
 
-        ui = Settings().ui
+        ui = first_frame_settings()  # language, colours, theme, keys: no pydantic yet
         backend = self.backend
         lang = await backend.get_preference("language", None) or ui.language
         set_language(language_from_locale() if lang == "auto" else lang)
@@ -225,6 +280,8 @@ class DeepAlphaApp(App[None]):
     async def action_goto(self, name: str) -> None:
         if name not in SCREENS:
             return
+        if name not in QUICK_SCREENS:
+            await self.engine_started()
         if self.current_mode != name:
             await self.switch_mode(name)
         self._save_pref("last_screen", name)
@@ -235,7 +292,15 @@ class DeepAlphaApp(App[None]):
         if isinstance(self.screen, OrderTicket):
             return
         symbol = symbol or getattr(self.screen, "selected_symbol", None)
+        if not self._engine_ready:  # the ticket previews against the broker: after the start
+            self._ticket_when_started(side, symbol)
+            return
         self.push_screen(OrderTicket(side, symbol=symbol, trader_id=self.current_trader))
+
+    @work(exclusive=True, group="ticket")
+    async def _ticket_when_started(self, side: str, symbol: str | None) -> None:
+        await self.engine_started()
+        self.action_ticket(side, symbol)
 
     @work(group="preferences")
     async def _save_pref(self, key: str, value: Any) -> None:
@@ -287,6 +352,8 @@ class DeepAlphaApp(App[None]):
         yield from super().get_system_commands(screen)
 
     async def on_unmount(self) -> None:
+        if self._engine_ready:
+            gc.unfreeze()  # collectable again once the app is gone (tests run many apps)
         if self._start_backend:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.backend.stop()

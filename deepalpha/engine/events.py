@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from deepalpha.engine.ai.records import DecisionRecord
 from deepalpha.engine.marketdata import Quote
 from deepalpha.engine.markets.sessions import Phase
 from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.orders import Fill, Order
+
+if TYPE_CHECKING:  # the AI modules are not needed to start the workstation
+    from deepalpha.engine.ai.records import DecisionRecord
 
 
 class Event:

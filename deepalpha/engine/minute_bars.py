@@ -2,7 +2,10 @@
 traders read their indicators from.
 
 A symbol's bars may start from a history (the simulator's warm-up, or stored bars) so that
-indicators are ready at the first decision rather than an hour into the session.
+indicators are ready at the first decision rather than an hour into the session. The history is
+read when the symbol's bars are first asked for, not when its first bar closes: bars close for
+every symbol in the same minute, and a warm-up of ~10 ms a symbol for the whole universe at once
+would stall the feed (and the screen) on the engine's hot path.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class MinuteBars:
         self.kept = kept
         self.history = history
         self._bars: dict[str, deque[Bar]] = {}
+        self._with_history: set[str] = set()  # symbols whose deque starts with the history
         # symbol → (minute bucket, the bar being built, the day's volume when it began)
         self._building: dict[str, tuple[int, Bar, int]] = {}
 
@@ -35,8 +39,17 @@ class MinuteBars:
     def _closed(self, symbol: str) -> deque[Bar]:
         bars = self._bars.get(symbol)
         if bars is None:
-            bars = deque(self.history(symbol) if self.history else (), maxlen=self.kept)
-            self._bars[symbol] = bars
+            bars = self._bars[symbol] = deque(maxlen=self.kept)
+        return bars
+
+    def _loaded(self, symbol: str) -> deque[Bar]:
+        """The closed bars with the history before them (read now, once)."""
+        bars = self._closed(symbol)
+        if symbol not in self._with_history:
+            self._with_history.add(symbol)
+            if self.history is not None and len(bars) < self.kept:
+                bars = deque((*self.history(symbol), *bars), maxlen=self.kept)
+                self._bars[symbol] = bars
         return bars
 
     def add(self, q: Quote) -> None:
@@ -70,7 +83,7 @@ class MinuteBars:
 
     def get(self, symbol: str) -> list[Bar]:
         """The symbol's bars, oldest first, the one being built last."""
-        out = list(self._closed(symbol))
+        out = list(self._loaded(symbol))
         cur = self._building.get(symbol)
         if cur is not None:
             out.append(cur[1])

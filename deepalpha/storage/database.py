@@ -18,13 +18,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-DB_FILENAME = "deepalpha.db"
+from deepalpha.storage.errors import DatabaseError
+from deepalpha.storage.peek import DB_FILENAME
+
 BUSY_TIMEOUT_MS = 5000
 QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
-
-
-class DatabaseError(RuntimeError):
-    """The database cannot be used; the message names it and says what to do."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,9 +57,8 @@ from deepalpha.storage.models import (
     UiPreferenceRow,
     table,
 )
+from deepalpha.storage.peek import MARKET_STATE
 from deepalpha.storage.types import utcnow
-
-MARKET_STATE = "simulator"  # the engine_state row of the simulated market's snapshot
 
 ZERO = Decimal(0)
 OPEN_STATUSES = (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)

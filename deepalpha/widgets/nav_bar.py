@@ -17,6 +17,8 @@ class NavBar(Static):
     }
     """
 
+    _shown: Text | None = None
+
     def show(self, current: str, screens: list[tuple[str, str]]) -> None:
         """``screens``: (name, key) in display order. When the labels do not fit, only the
         current screen keeps its label (the Help screen lists them all)."""
@@ -32,4 +34,6 @@ class NavBar(Static):
             else:
                 out.append(f" {key.upper()}", style="bold")
                 out.append(f" {label} ")
-        self.update(out)
+        if out != self._shown:  # it is asked every tick and rarely changes
+            self._shown = out
+            self.update(out, layout=False)  # one line: no layout pass

@@ -3,8 +3,14 @@ change, bid/ask, volume and a limit-up/limit-down badge.
 
 A Line-API widget: only the lines on screen are rendered, each from a cache keyed by the quote
 it shows (quotes are immutable, so a new quote is a new key). A repaint that finds no visible
-quote changed does nothing; one that does re-renders just those rows. The cost of a tick does
+quote changed does nothing; one that does refreshes just those lines. The cost of a tick does
 not grow with the number of symbols on the board.
+
+Under a quote storm most rows on screen change every repaint, so a row is drawn straight into
+segments (text, style) rather than through Rich ``Text`` objects and a console render: the same
+characters and styles (``cells`` keeps the ``Text`` form, which the tests draw through Rich to
+check this), at a fraction of the cost. Styles are resolved once and kept until Textual says the
+widget's style changed (``notify_style_update``: a theme, a focus class).
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -47,6 +54,11 @@ COLUMNS: tuple[tuple[str, str, int, bool], ...] = (
 QUOTE_COLUMNS = ("last", "change", "bid", "ask", "volume", "limit")
 NAME_WIDTH = 10  # the name column's width by default; ``build`` may be given more room
 CACHE_LINES = 2000
+ELLIPSIS = "…"
+
+# A cell drawn fast: runs of (text, style name) and whether it is right-aligned.
+Run = tuple[str, str]
+FastCell = tuple[tuple[Run, ...], bool]
 
 
 def display_name(inst: Instrument) -> str:
@@ -59,6 +71,32 @@ def limit_badge(q: Quote) -> Text:
     if q.limit_down is not None and q.last <= q.limit_down:
         return Text(t("mkt.limit_down"), style=f"bold white on {down_colour()}")
     return Text("")
+
+
+def _badge(q: Quote) -> Run:
+    """The limit badge as (text, style): what ``limit_badge`` shows."""
+    if q.limit_up is not None and q.last >= q.limit_up:
+        return t("mkt.limit_up"), f"bold white on {up_colour()}"
+    if q.limit_down is not None and q.last <= q.limit_down:
+        return t("mkt.limit_down"), f"bold white on {down_colour()}"
+    return "", ""
+
+
+def _fast_quote_cells(q: Quote | None) -> list[FastCell]:
+    """``quote_cells`` as runs, in ``QUOTE_COLUMNS`` order."""
+    if q is None:
+        none: FastCell = (((NONE, "dim"),), True)
+        return [none] * (len(QUOTE_COLUMNS) - 1) + [(((("", ""),)), False)]
+    chg = q.change_pct
+    style = change_style(chg)
+    return [
+        (((price(q.last), style),), True),
+        (((percent(chg), style),), True),
+        (((price(q.bid), ""),), True),
+        (((price(q.ask), ""),), True),
+        (((volume(q.volume), ""),), True),
+        ((_badge(q),), False),
+    ]
 
 
 def quote_cells(q: Quote | None) -> dict[str, Text]:
@@ -131,6 +169,9 @@ class QuoteBoard(ScrollView, can_focus=True):
         self._painted: dict[str, Quote | None] = {}
         self._shown: dict[str, Quote | None] = {}  # the quote each row was last drawn with
         self._cache: OrderedDict[tuple[object, ...], Strip] = OrderedDict()
+        self._styles: dict[tuple[Style, str], Style] = {}  # (base, style name) → base + style
+        self._base: Style | None = None
+        self._header_cache: tuple[tuple[object, ...], Strip] | None = None
         self.symbols: list[str] = []  # instrument rows, in board order
         self.name_width = NAME_WIDTH
         self.cursor_row = 0
@@ -167,6 +208,7 @@ class QuoteBoard(ScrollView, can_focus=True):
         self.symbols = [r.key for r in rows if r.inst is not None]
         self._painted = {s: quotes.get(s) for s in self.symbols}
         self._cache.clear()
+        self._header_cache = None
         self.cursor_row = min(self.cursor_row, max(0, len(rows) - 1))
         self.virtual_size = Size(self._line_width(), len(rows) + 1)
         self.refresh()
@@ -179,9 +221,8 @@ class QuoteBoard(ScrollView, can_focus=True):
 
     # --- live repaint (many times a second) ----------------------------------------------
     def paint(self, quotes: Mapping[str, Quote]) -> int:
-        """Take the latest quotes; repaints only if a row on screen changed. Returns how many
-        visible rows changed."""
-        changed = 0
+        """Take the latest quotes; refreshes only the lines on screen whose quote changed.
+        Returns how many visible rows changed."""
         painted = self._painted
         for symbol in self.symbols:
             q = quotes.get(symbol)
@@ -189,12 +230,36 @@ class QuoteBoard(ScrollView, can_focus=True):
                 painted[symbol] = q
         top = int(self.scroll_offset.y)
         shown = self._shown
-        for row in self._rows[top : top + self.size.height]:
-            if row.inst is not None and shown.get(row.key) is not painted.get(row.key):
-                changed += 1
-        if changed:
-            self.refresh()
-        return changed
+        width = self.size.width
+        lines = [
+            Region(0, y, width, 1)
+            for y, row in enumerate(self._rows[top : top + self.size.height - 1], 1)
+            if row.inst is not None and shown.get(row.key) is not painted.get(row.key)
+        ]
+        if lines:
+            self.refresh(*lines)
+        return len(lines)
+
+    def notify_style_update(self) -> None:
+        # A theme or a pseudo-class changed this widget's style: redraw with the new one.
+        self._base = None
+        self._styles.clear()
+        self._cache.clear()
+        self._header_cache = None
+        super().notify_style_update()
+
+    def _base_style(self) -> Style:
+        """``rich_style`` walks the ancestors (~0.3 ms); it changes only with the CSS."""
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
+
+    def _style(self, base: Style, name: str) -> Style:
+        style = self._styles.get((base, name))
+        if style is None:
+            style = base + self.app.console.get_style(name) if name else base
+            self._styles[(base, name)] = style
+        return style
 
     # --- rendering -------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
@@ -203,7 +268,7 @@ class QuoteBoard(ScrollView, can_focus=True):
             return self._header(width)
         index = int(self.scroll_offset.y) + y - 1
         if not 0 <= index < len(self._rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style())
         row = self._rows[index]
         quote = self._painted.get(row.key) if row.inst is not None else None
         self._shown[row.key] = quote
@@ -259,15 +324,65 @@ class QuoteBoard(ScrollView, can_focus=True):
         )
         return strip.extend_cell_length(width).apply_style(base)
 
+    def _fast_cells(self, row: _Row, quote: Quote | None) -> list[FastCell]:
+        """``_cells`` as runs of (text, style name)."""
+        if row.inst is None:
+            return [((("──", "dim"),), False), (((row.title, "bold cyan"),), False)]
+        code: FastCell = (
+            ((WATCH_MARK if row.watched else " ", "yellow"), (row.inst.code, "")),
+            False,
+        )
+        return [code, (((display_name(row.inst), ""),), False), *_fast_quote_cells(quote)]
+
+    def _draw(self, cells: list[FastCell], base: Style, width: int) -> Strip:
+        """What ``_assemble`` draws, without Text objects: each cell truncated with an
+        ellipsis to its column (by cell width: Chinese names are two cells a character),
+        padded to it, then a space; the base style under every run's own."""
+        segments: list[Segment] = []
+        add = segments.append
+        for (cell, right), col_width in zip(cells, self._widths(), strict=False):
+            runs = cell
+            plain = "".join(text for text, _ in runs)
+            length = cell_len(plain)
+            if length > col_width:
+                # Rich's truncate: the text cut to one cell less, an ellipsis, the runs clipped
+                # (the run that reaches the cut takes the ellipsis with it).
+                cut = set_cell_size(plain, col_width - 1) + ELLIPSIS
+                clipped: list[Run] = []
+                start = 0
+                for text, name in cell:
+                    end = min(start + len(text), len(cut))
+                    if start < end:
+                        clipped.append((cut[start:end], name))
+                    start += len(text)
+                runs, length = tuple(clipped), col_width
+            pad = " " * (col_width - length)
+            if right and pad:
+                add(Segment(pad, base))
+            for text, name in runs:
+                if text:
+                    add(Segment(text, self._style(base, name)))
+            add(Segment(pad + " " if not right else " ", base))
+        strip = Strip(segments)
+        scroll_x = int(self.scroll_offset.x)
+        if scroll_x or strip.cell_length > width:
+            strip = strip.crop(scroll_x, scroll_x + width)
+        return strip.extend_cell_length(width, base)
+
     def _render_row(self, row: _Row, quote: Quote | None, selected: bool, width: int) -> Strip:
-        base = self.rich_style
+        base = self._base_style()
         if selected:
-            base = base + Style(reverse=True)
-        return self._assemble(self._cells(row, quote), base, width)
+            base = self._style(base, "reverse")
+        return self._draw(self._fast_cells(row, quote), base, width)
 
     def _header(self, width: int) -> Strip:
+        key = (width, int(self.scroll_offset.x), self.name_width)
+        if self._header_cache is not None and self._header_cache[0] == key:
+            return self._header_cache[1]
         labels = [c.label for c in self.ordered_columns] or [Text("")]
-        return self._assemble(labels, self.rich_style + Style(bold=True, underline=True), width)
+        strip = self._assemble(labels, self._base_style() + Style(bold=True, underline=True), width)
+        self._header_cache = (key, strip)
+        return strip
 
     # --- cursor ----------------------------------------------------------------------------
     def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:

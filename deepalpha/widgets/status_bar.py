@@ -66,4 +66,5 @@ class StatusBar(Static):
     """
 
     def show(self, status: MarketStatus) -> None:
-        self.update(render_status(status, self.size.width or 200))
+        # One line, whatever it says: no layout pass (a repaint of the whole screen) per tick.
+        self.update(render_status(status, self.size.width or 200), layout=False)

@@ -32,10 +32,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from deepalpha.engine.broker import PaperBroker
-from deepalpha.engine.bus import EventBus
 from deepalpha.engine.clock import SimulatedClock
 from deepalpha.engine.events import QuoteEvent, SessionEvent
 from deepalpha.engine.marketdata import Bar, Quote
@@ -57,6 +55,10 @@ from deepalpha.engine.markets.sessions import (
     segments,
 )
 from deepalpha.engine.markets.symbols import Market
+
+if TYPE_CHECKING:  # a driver feeds them; the market itself needs neither
+    from deepalpha.engine.broker import PaperBroker
+    from deepalpha.engine.bus import EventBus
 
 LABEL = "SIMULATED MARKET"
 SNAPSHOT_VERSION = 1

@@ -1,0 +1,7 @@
+"""The storage errors the start-up path must be able to catch before SQLAlchemy is imported."""
+
+from __future__ import annotations
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be used; the message names it and says what to do."""
