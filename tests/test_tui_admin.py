@@ -243,6 +243,8 @@ def test_backtest_on_real_file_by_keyboard(tmp_path: Path, real_data: Path) -> N
         await tab_to(app, pilot, "bt-files")
         await pilot.press(*["down"] * names.index("a_600519_daily.csv"), "space")
         assert screen.chosen_files() == [real_data / "a_600519_daily.csv"]
+        qty = screen.query_one("#bt-qty", Input)
+        qty.value = "150"  # not a whole board lot: the run buys 100 and says so
         await pilot.press("ctrl+r")
         await wait_until(app, pilot, lambda: screen.report is not None or screen.error is not None)
         await settle(app, pilot)
@@ -250,6 +252,12 @@ def test_backtest_on_real_file_by_keyboard(tmp_path: Path, real_data: Path) -> N
         assert screen.report is not None
         summary = screen.report["summary"]
         assert summary["bars"] > 100
+        assert summary["notes"] == [
+            "sma_cross: qty=150 buys 100 shares of 600519.SH (rounded down to its board lot of 100)"
+        ]
+        shown = Console(width=120, record=True)
+        shown.print(screen.query_one("#bt-summary", Static).content)
+        assert "rounded down to its board lot of 100" in shown.export_text()
         console = Console(width=200, record=True)
         console.print(summary_table(screen.report))
         text = console.export_text()

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -341,7 +342,10 @@ class BacktestScreen(BaseScreen):
             self._draw_chart()
             return
         wide = self.query_one("#bt-result").size.width >= 70
-        summary.update(summary_table(self.report, wide=wide))
+        notes = self.report["summary"].get("notes") or []
+        # A quantity the board lot rounded changes what the run means: say it beside the figures.
+        shown = Group(summary_table(self.report, wide=wide), *(_note(n) for n in notes))
+        summary.update(shown)
         self._draw_chart()
 
     def on_resize(self) -> None:
@@ -361,6 +365,10 @@ class BacktestScreen(BaseScreen):
             values = [float(row["equity"]) for row in equity]
             plt.plot(dates, values, marker="braille")
         plot.refresh()
+
+
+def _note(text: str) -> Text:
+    return Text(f"⚠ {text}", style="yellow")
 
 
 def _pct(value: str | None) -> Text:
