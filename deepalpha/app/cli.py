@@ -419,10 +419,13 @@ def db_history() -> int:
 def _run_db(action: str, given: Shared) -> int:
     import asyncio  # noqa: PLC0415
 
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
     from deepalpha.app import paths  # noqa: PLC0415
     from deepalpha.storage.database import (  # noqa: PLC0415
         DatabaseError,
         create_engine,
+        explain,
         resolve,
     )
     from deepalpha.storage.migrate import (  # noqa: PLC0415
@@ -464,6 +467,8 @@ def _run_db(action: str, given: Shared) -> int:
                 )
         except SchemaError as exc:
             raise UserError(f"{target.display}: {exc}") from None
+        except (SQLAlchemyError, OSError, TypeError) as exc:  # TypeError: a URL option
+            raise explain(exc, target) from None
         finally:
             await engine.dispose()
 

@@ -24,7 +24,7 @@ async def open_store(url: str | None, data_dir: Path, *, migrate: bool = True) -
     except SchemaError as exc:
         await engine.dispose()
         raise DatabaseError(f"{target.display}: {exc}") from None
-    except (OSError, OperationalError, DBAPIError) as exc:
+    except (OSError, OperationalError, DBAPIError, TypeError) as exc:  # TypeError: a URL option
         await engine.dispose()
         raise explain(
             exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc, target

@@ -8,6 +8,7 @@ transaction survives a crash or a power cut. Every failure to open says which pa
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from deepalpha.storage.errors import DatabaseError
 from deepalpha.storage.peek import DB_FILENAME
 
 BUSY_TIMEOUT_MS = 5000
+# Query parameters that carry a credential (libpq and asyncpg accept ?password=…).
+SECRET_QUERY_WORDS = ("password", "passwd", "pass", "secret", "token", "key")
 QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
 
 
@@ -39,7 +42,31 @@ class DatabaseTarget:
         """The URL with its password hidden, for messages and logs."""
         if self.path is not None:
             return str(self.path)
-        return self.url.render_as_string(hide_password=True)
+        return hide_secrets(self.url)
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every credential the URL carries, to strip from a driver's message."""
+        found = [str(self.url.password)] if self.url.password else []
+        for name, value in self.url.query.items():
+            if _is_secret(name):
+                found += [value] if isinstance(value, str) else list(value)
+        return [s for s in found if s]
+
+
+def _is_secret(name: str) -> bool:
+    return any(word in name.lower() for word in SECRET_QUERY_WORDS)
+
+
+def hide_secrets(url: URL) -> str:
+    """The URL for messages and logs: the password and any credential in the query as ***."""
+    text = url.render_as_string(hide_password=True)
+    return _SECRET_PARAM.sub(r"\1***", text)
+
+
+_SECRET_PARAM = re.compile(
+    r"([?&][^=&]*(?:" + "|".join(SECRET_QUERY_WORDS) + r")[^=&]*=)[^&]*", re.IGNORECASE
+)
 
 
 def resolve(url: str | None, data_dir: Path) -> DatabaseTarget:
@@ -67,9 +94,13 @@ def resolve(url: str | None, data_dir: Path) -> DatabaseTarget:
                 "an in-memory SQLite database would lose everything on exit; give a file path"
             )
         return DatabaseTarget(parsed, Path(parsed.database))
+    if parsed.drivername == "postgresql+asyncpg" and "sslmode" in parsed.query:
+        # libpq spells it sslmode, asyncpg ssl (same values): accept the URL people have.
+        mode = parsed.query["sslmode"]
+        parsed = parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
     if parsed.drivername != "postgresql+asyncpg":
         raise DatabaseError(
-            f"unsupported database {parsed.render_as_string(hide_password=True)}: use "
+            f"unsupported database {hide_secrets(parsed)}: use "
             "postgresql+asyncpg://… or a SQLite file"
         )
     return DatabaseTarget(parsed, None)
@@ -164,13 +195,23 @@ def create_engine(target: DatabaseTarget, *, pool_size: int = 5) -> AsyncEngine:
     )
 
 
+_UNKNOWN_OPTION = re.compile(r"unexpected keyword argument '([^']+)'")
+
+
 def explain(exc: BaseException, target: DatabaseTarget) -> DatabaseError:
     """Turn a driver error into a message that names the database and says what to do."""
-    text = str(exc)
-    if target.display and target.url.password:
-        text = text.replace(str(target.url.password), "***")
+    # The driver's own words, without SQLAlchemy's "(module.Class)" prefix and link.
+    text = str(getattr(exc, "orig", None) or exc)
+    for secret in target.secrets:
+        text = text.replace(secret, "***")
     low = text.lower()
     where = target.display
+    unknown = _UNKNOWN_OPTION.search(text)
+    if isinstance(exc, TypeError) and unknown:
+        return DatabaseError(
+            f"the database URL {where} has an option the driver does not know: "
+            f"{unknown.group(1)}; remove it from the URL"
+        )
     if "database or disk is full" in low or "no space left" in low:
         return DatabaseError(
             f"the disk holding {where} is full; free space and restart — "

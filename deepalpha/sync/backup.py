@@ -271,8 +271,9 @@ def _pg_env(target: DatabaseTarget) -> tuple[list[str], dict[str, str]]:
         args += ["--username", url.username]
     env = dict(os.environ)
     env["PGCONNECT_TIMEOUT"] = "10"
-    if url.password is not None:
-        env["PGPASSWORD"] = str(url.password)
+    password = url.password if url.password is not None else url.query.get("password")
+    if isinstance(password, str):
+        env["PGPASSWORD"] = password
     ssl = url.query.get("sslmode") or url.query.get("ssl")
     if isinstance(ssl, str):
         env["PGSSLMODE"] = {"true": "require", "false": "disable"}.get(ssl, ssl)
@@ -280,8 +281,8 @@ def _pg_env(target: DatabaseTarget) -> tuple[list[str], dict[str, str]]:
 
 
 def _scrub(text: str, target: DatabaseTarget) -> str:
-    if target.url.password:
-        text = text.replace(str(target.url.password), "***")
+    for secret in target.secrets:
+        text = text.replace(secret, "***")
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
 
