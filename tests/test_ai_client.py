@@ -92,6 +92,14 @@ def test_clean_reply_gives_text_tokens_and_cost() -> None:
     assert request.body["max_tokens"] == 1500
 
 
+def test_a_reply_that_echoes_the_key_is_scrubbed_before_anyone_stores_it() -> None:
+    echo = f"I was called with Authorization: Bearer {KEY} (key {KEY}).\n<decision>[]</decision>"
+    with fake_openai([Scripted(200, chat_body(echo))], expected_key=KEY) as server:
+        reply = run(ask(profile_at(server.url), Sleeps()))
+    assert KEY not in reply.text
+    assert reply.text == "I was called with Authorization: *** (key ***).\n<decision>[]</decision>"
+
+
 def test_a_timeout_is_retried_then_succeeds() -> None:
     sleeps = Sleeps()
     script = [Scripted(200, chat_body("late"), delay=1.0), Scripted(200, chat_body("ok"))]

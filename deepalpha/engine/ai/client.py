@@ -403,7 +403,9 @@ class ChatClient:
         ) / MILLION
         model = body.get("model")
         return ModelReply(
-            text=text,
+            # A reply that echoes the request (its Authorization header, the key) would carry
+            # the secret into decision records, the WAL and every backup.
+            text=self._scrub(text),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cost=cost,
