@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from deepalpha import __version__
+from deepalpha.app import json_log
 from deepalpha.app import serve as serve_module
 from deepalpha.app.cli import cli
 from deepalpha.app.runtime import RuntimeOptions
@@ -51,12 +52,12 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[RuntimeOptions]:
     """What the serve runner was started with, in place of running the engine."""
     calls: list[RuntimeOptions] = []
 
-    async def serve(options: RuntimeOptions, *, ready: Any = None) -> int:
+    async def serve(options: RuntimeOptions, **_: Any) -> int:
         calls.append(options)
         return 0
 
     monkeypatch.setattr(serve_module, "serve", serve)
-    monkeypatch.setattr(serve_module, "setup_logging", lambda *a, **k: None)
+    monkeypatch.setattr(json_log, "setup_logging", lambda *a, **k: None)
     return calls
 
 

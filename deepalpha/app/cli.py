@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -171,6 +172,7 @@ class Shared:
 
 
 MARKET_OPTIONS = ("seed", "speed", "start")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 _SHARED_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "data_dir": (
@@ -348,17 +350,34 @@ def serve(given: Shared) -> int:
 
 
 def _run_serve(given: Shared) -> int:
+    import logging  # noqa: PLC0415
+
+    from deepalpha.app.json_log import setup_logging  # noqa: PLC0415
+
+    # A stop signal while the engine's modules load (an orchestrator stopping a pod it just
+    # started) is noted, not fatal: serve() honours it before it opens anything. Raising from
+    # the handler instead would be swallowed if it landed inside a log call.
+    requested: list[int] = []
+    previous = {sig: signal.signal(sig, lambda n, _f: requested.append(n)) for sig in STOP_SIGNALS}
+    setup_logging()
+    logging.getLogger("deepalpha").info("starting headless")
+    try:
+        return _serve_now(given, requested)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve_now(given: Shared, requested: list[int]) -> int:
     import asyncio  # noqa: PLC0415
 
     from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
     from deepalpha.app.serve import serve as serve_headless  # noqa: PLC0415
-    from deepalpha.app.serve import setup_logging  # noqa: PLC0415
     from deepalpha.app.settings import SettingsError  # noqa: PLC0415
     from deepalpha.storage.database import DatabaseError  # noqa: PLC0415
 
-    setup_logging()
     try:
-        return asyncio.run(serve_headless(given.runtime_options()))
+        return asyncio.run(serve_headless(given.runtime_options(), stop_requested=requested))
     except (DatabaseError, DataDirBusy) as exc:
         raise UserError(str(exc)) from None
     except SettingsError as exc:

@@ -6,11 +6,8 @@ The HTTP/WebSocket API will join this mode; for now it logs what it does (JSON l
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
-import sys
-from datetime import UTC, datetime
 
 from deepalpha.app.runtime import Runtime, RuntimeOptions
 from deepalpha.engine.events import (
@@ -21,30 +18,6 @@ from deepalpha.engine.events import (
     SessionEvent,
     TraderHaltedEvent,
 )
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        extra = getattr(record, "fields", None)
-        if isinstance(extra, dict):
-            entry.update(extra)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-def setup_logging(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _log_activity(runtime: Runtime) -> None:
@@ -135,13 +108,24 @@ def _log_activity(runtime: Runtime) -> None:
     bus.on(NotificationEvent, note)
 
 
-async def serve(options: RuntimeOptions, *, ready: asyncio.Event | None = None) -> int:
+async def serve(
+    options: RuntimeOptions,
+    *,
+    ready: asyncio.Event | None = None,
+    stop_requested: list[int] | None = None,
+) -> int:
+    """Run until a stop signal; ``stop_requested`` holds signals that came before this began."""
     log = logging.getLogger("deepalpha")
-    runtime = Runtime(options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if stop_requested:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        log.info("stopped before the engine started; nothing to persist")
+        return 0
+    runtime = Runtime(options)
     try:
         await runtime.start()
         _log_activity(runtime)
