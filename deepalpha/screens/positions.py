@@ -19,8 +19,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from deepalpha.app.backend import PositionView
-from deepalpha.i18n import language, money, t
-from deepalpha.screens.base import BaseScreen, localize_bindings
+from deepalpha.i18n import Msg, language, money, t
+from deepalpha.screens.base import BaseScreen, BindingText, localize_bindings
 from deepalpha.widgets.colours import change_style
 
 COLUMNS = (
@@ -48,11 +48,15 @@ SORT_KEYS: dict[str, Callable[[PositionView], Any]] = {
     "unrealized": lambda p: p.unrealized_pnl,
     "realized": lambda p: p.realized_pnl,
 }
-BINDING_TEXT = {
+BINDING_TEXT: dict[str, BindingText] = {
     "positions.trader": "positions.key.trader",
     "positions.sort": "positions.key.sort",
     "positions.reverse": "positions.key.reverse",
     "order.sell": "key.sell",
+    **{
+        f"positions.sort_{i + 1}": Msg("positions.key.sort_by", column=Msg(f"positions.col.{col}"))
+        for i, col in enumerate(COLUMNS)
+    },
 }
 
 

@@ -110,6 +110,17 @@ def price_text(value: object, hk: bool) -> str:
     return f"{value:.3f}" if hk else f"{value:.2f}"
 
 
+# Binding id → catalogue key of what it does (the Help screen's text).
+BINDING_TEXT = {
+    "blotter.up": "keys.row_up",
+    "blotter.down": "keys.row_down",
+    "blotter.page_up": "keys.page_up",
+    "blotter.page_down": "keys.page_down",
+    "blotter.home": "keys.first",
+    "blotter.end": "keys.last",
+}
+
+
 class OrderBlotter(ScrollView, can_focus=True):
     """Orders newest first, one per line, with a header, a filter and a cursor."""
 
