@@ -4,6 +4,17 @@ Help screen lists every binding with one of these (or another entry), never its 
 from __future__ import annotations
 
 TEXT: dict[str, tuple[str, str]] = {
+    # The screens' short names in the nav bar, where the full ones do not fit (80 columns).
+    "nav.dashboard": ("Dash", "总览"),
+    "nav.market": ("Mkt", "行情"),
+    "nav.orders": ("Ord", "委托"),
+    "nav.positions": ("Pos", "持仓"),
+    "nav.traders": ("Trd", "交易"),
+    "nav.backtest": ("Test", "回测"),
+    "nav.backups": ("Bkp", "备份"),
+    "nav.settings": ("Set", "设置"),
+    "nav.decisions": ("AI", "决策"),
+    "nav.help": ("Help", "帮助"),
     # Moving in a list (the quote board, the order blotter).
     "keys.row_up": ("Previous row", "上一行"),
     "keys.row_down": ("Next row", "下一行"),
