@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Select
 from textual.widgets._footer import FooterKey
+from textual.widgets._select import SelectCurrent
 
 import deepalpha.screens
 import deepalpha.widgets
@@ -110,6 +111,9 @@ def test_switching_language_in_settings_relabels_every_screen(tmp_path: Path) ->
         select.value = value  # as a pick in the list does: the screen's Changed handler runs
         await wait_for(pilot, lambda: app.screen.query_one("#language", Select).value == value)
         await pilot.pause()
+        # The settings' own choices are said in the new language too, the unchanged ones too.
+        theme = app.screen.query_one("#theme", Select).query_one(SelectCurrent)
+        assert str(theme.label) == MESSAGES["settings.theme_dark"][value == "zh"]
 
     async def check(app: DeepAlphaApp, pilot: Pilot[None], lang: str) -> None:
         other = "en" if lang == "zh" else "zh"
