@@ -48,14 +48,21 @@ WIDE: dict[str, int] = {
     "sellable": 14,
     "avg_cost": 9,
     "last": 9,
-    "value": 12,
+    "value": 14,
     "unrealized": 14,
-    "realized": 12,
+    "realized": 13,
 }
 # Where not every column fits: tighter widths (the sellable count without its T+1 note, which
 # the quantity beside it tells anyway) and the columns that fit, most useful first: what is
 # held and what it made (unrealised and realised), then what can be sold and the price.
-NARROW: dict[str, int] = WIDE | {"trader": 7, "name": 12, "sellable": 8, "unrealized": 12}
+NARROW: dict[str, int] = WIDE | {
+    "trader": 7,
+    "name": 12,
+    "sellable": 8,
+    "value": 13,
+    "unrealized": 12,
+    "realized": 12,
+}
 PRIORITY = (
     "symbol",
     "unrealized",
