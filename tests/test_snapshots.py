@@ -45,9 +45,12 @@ def test_main_screens(
     async def prepare(pilot: Any) -> None:
         await app.set_language(lang)
         backend = app.backend
-        # A fill, a resting order and a rejection, so the blotter and positions have rows.
+        # Fills, rejections and a sale, so the blotter and positions have rows: Hong Kong
+        # trades T+0, so half the Tencent bought is sold at once and the position shows
+        # realised P&L (the spread and the fees) beside the unrealised.
         await backend.place_order(OrderRequest("you", "600519.SH", Side.BUY, 100))
         await backend.place_order(OrderRequest("you", "00700.HK", Side.BUY, 200))
+        await backend.place_order(OrderRequest("you", "00700.HK", Side.SELL, 100))
         await backend.place_order(
             OrderRequest("you", "300750.SZ", Side.BUY, 200, OrderType.LIMIT, Decimal("150.00"))
         )

@@ -129,6 +129,17 @@ def _bindings() -> list[BindingType]:
         Binding("b", "ticket('buy')", t("key.buy"), id="order.buy"),
         Binding("s", "ticket('sell')", t("key.sell"), id="order.sell"),
         Binding("ctrl+q", "quit", t("key.quit"), id="app.quit", priority=True, show=False),
+        # Declared here (Textual adds its own otherwise) so its footer text has an id to be
+        # said in the current language by.
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            t("key.palette"),
+            id="app.palette",
+            show=False,
+            priority=True,
+            tooltip=t("key.palette"),
+        ),
     ]
     return out
 
@@ -138,6 +149,7 @@ BINDING_TEXT = {f"screen.{name}": f"screen.{name}" for name in SCREENS} | {
     "order.buy": "key.buy",
     "order.sell": "key.sell",
     "app.quit": "key.quit",
+    "app.palette": "key.palette",
 }
 
 
@@ -329,8 +341,9 @@ class DeepAlphaApp(App[None]):
         set_language(lang)
         self._apply_colours()
         self.localize_bindings()
+        # The screens shown now relabel at once; the other modes' screens when shown again.
         for screen in self.screen_stack:
-            relabel = getattr(screen, "relabel", None)
+            relabel = getattr(screen, "follow_language", None) or getattr(screen, "relabel", None)
             if relabel is not None:
                 relabel()
         await self.backend.set_preference("language", lang)

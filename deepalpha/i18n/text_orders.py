@@ -68,6 +68,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "positions.col.value": ("Mkt value", "市值"),
     "positions.col.unrealized": ("Unrealised P&L", "浮动盈亏"),
     "positions.col.realized": ("Realised P&L", "已实现盈亏"),
+    "positions.short.unrealized": ("Unreal. P&L", "浮动盈亏"),
     "positions.locked": ("{count} T+1", "{count} 冻结"),
     "positions.summary": (
         "Trader: {trader}   {count} positions   Sorted by {column} {direction}",

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from deepalpha.app.backend import Backend
-from deepalpha.i18n import t
+from deepalpha.i18n import Msg, language, say, t
 from deepalpha.widgets.nav_bar import NavBar
 from deepalpha.widgets.status_bar import StatusBar
 
@@ -20,13 +20,23 @@ if TYPE_CHECKING:
     from deepalpha.app.tui import DeepAlphaApp
 
 
-def localize_bindings(node: Any, texts: Mapping[str, str]) -> None:
+# What a binding does: a catalogue key, or a Msg where the text has parameters ("Sort by
+# Last") whose own texts come from the catalogue too.
+BindingText = str | Msg
+
+
+def describe(text: BindingText) -> str:
+    """A binding's description in the current language."""
+    return say(text) if isinstance(text, Msg) else t(text)
+
+
+def localize_bindings(node: Any, texts: Mapping[str, BindingText]) -> None:
     """Footer texts of a node's own bindings in the current language: ``texts`` maps a binding
     id to its catalogue key (Textual has no public setter for binding descriptions)."""
     bindings = node._bindings.key_to_bindings
     for key, items in bindings.items():
         bindings[key] = [
-            dataclasses.replace(b, description=t(texts[b.id])) if b.id in texts else b
+            dataclasses.replace(b, description=describe(texts[b.id])) if b.id in texts else b
             for b in items
         ]
 
@@ -51,6 +61,12 @@ class BaseScreen(Screen[None]):
 
     SCREEN_NAME: ClassVar[str] = ""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # The language the labels were drawn in: Textual modes keep a screen alive while
+        # another is shown, so one built before a language change relabels when shown again.
+        self._lang = language()
+
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield NavBar(id="nav-bar")
@@ -64,6 +80,7 @@ class BaseScreen(Screen[None]):
         self._timer = self.set_interval(self.REFRESH_SECONDS, self._tick, pause=True)
 
     def on_screen_resume(self) -> None:
+        self.follow_language()
         self._tick()
         self._timer.resume()
 
@@ -84,6 +101,12 @@ class BaseScreen(Screen[None]):
 
     def refresh_data(self) -> None:
         """Repaint from the backend; called on a timer while the screen is shown."""
+
+    def follow_language(self) -> None:
+        """Relabel when the language changed since the labels were drawn."""
+        if self._lang != language():
+            self._lang = language()
+            self.relabel()
 
     def relabel(self) -> None:
         """Re-render labels after a language change."""

@@ -12,6 +12,13 @@ from textual.widgets import Button, Label
 
 from deepalpha.i18n import t
 
+# Binding id → catalogue key of what it does (the Help screen's text).
+BINDING_TEXT = {
+    "confirm.yes": "common.yes",
+    "confirm.no": "common.no",
+    "confirm.escape": "common.cancel",
+}
+
 
 class ConfirmScreen(ModalScreen[bool]):
     DEFAULT_CSS = """

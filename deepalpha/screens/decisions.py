@@ -260,6 +260,7 @@ class QuantityForm(ModalScreen[int | None]):
             yield Static(t("dec.qty_hint"), classes="note")
 
     def on_mount(self) -> None:
+        localize_bindings(self, BINDING_TEXT)  # the class's texts are in the import's language
         self.query_one("#qty", Input).focus()
 
     @on(Input.Submitted, "#qty")

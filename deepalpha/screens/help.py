@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Static
 
 from deepalpha.app.paths import settings_file
 from deepalpha.i18n import language, t
-from deepalpha.screens.base import BaseScreen
+from deepalpha.screens.base import BaseScreen, BindingText, describe
 
 
 def _own_bindings(cls: type) -> list[Binding]:
@@ -30,17 +30,35 @@ def _own_bindings(cls: type) -> list[Binding]:
     return list(Binding.make_bindings(found))
 
 
-def binding_texts() -> dict[str, str]:
-    """Binding id → catalogue key of its description, for every localised binding."""
+def binding_texts() -> dict[str, BindingText]:
+    """Binding id → catalogue key of its description, for every binding of the workstation."""
     from deepalpha.app.tui import BINDING_TEXT  # noqa: PLC0415
-    from deepalpha.screens import backtest, backups, decisions, traders  # noqa: PLC0415
+    from deepalpha.screens import (  # noqa: PLC0415
+        backtest,
+        backups,
+        confirm,
+        decisions,
+        market,
+        order_ticket,
+        orders,
+        positions,
+        traders,
+    )
+    from deepalpha.widgets import order_blotter, quote_board  # noqa: PLC0415
 
     return {
         **BINDING_TEXT,
+        **market.MARKET_BINDING_TEXT,
+        **quote_board.BINDING_TEXT,
+        **orders.BINDING_TEXT,
+        **order_blotter.BINDING_TEXT,
+        **positions.BINDING_TEXT,
         **traders.BINDING_TEXT,
         **backtest.BINDING_TEXT,
         **backups.BINDING_TEXT,
         **decisions.BINDING_TEXT,
+        **order_ticket.BINDING_TEXT,
+        **confirm.BINDING_TEXT,
     }
 
 
@@ -50,6 +68,7 @@ def binding_groups() -> list[tuple[str, list[Binding]]]:
     from deepalpha.screens.confirm import ConfirmScreen  # noqa: PLC0415
     from deepalpha.screens.decisions import QuantityForm  # noqa: PLC0415
     from deepalpha.screens.order_ticket import OrderTicket  # noqa: PLC0415
+    from deepalpha.screens.orders import ColumnChooser  # noqa: PLC0415
     from deepalpha.screens.traders import TraderForm  # noqa: PLC0415
 
     groups: list[tuple[str, list[Binding]]] = [
@@ -61,6 +80,7 @@ def binding_groups() -> list[tuple[str, list[Binding]]]:
     groups.append((t("help.ticket"), _own_bindings(OrderTicket)))
     groups.append((t("help.trader_form"), _own_bindings(TraderForm)))
     groups.append((t("help.quantity_form"), _own_bindings(QuantityForm)))
+    groups.append((t("help.column_chooser"), _own_bindings(ColumnChooser)))
     groups.append((t("help.confirm"), _own_bindings(ConfirmScreen)))
     return [(where, items) for where, items in groups if items]
 
@@ -143,7 +163,9 @@ class HelpScreen(BaseScreen):
             first = True
             for b in bindings:
                 keys = keymap.get(b.id, b.key) if b.id else b.key
-                what = t(texts[b.id]) if b.id in texts else (b.description or b.action)
+                # Never the action itself (``sort_by(0)``): a binding without a text in the
+                # catalogue shows a dash, and the tests make sure there is none.
+                what = describe(texts[b.id]) if b.id in texts else t("common.none")
                 remapped = b.id is not None and b.id in keymap
                 yield (
                     Text(where, style="bold") if first else "",

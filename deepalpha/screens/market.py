@@ -37,6 +37,8 @@ MARKET_BINDING_TEXT = {
     "market.filter": "mkt.key.filter",
     "market.watch": "mkt.key.watch",
     "market.chart": "mkt.key.chart",
+    "market.clear_filter": "mkt.key.clear_filter",
+    "market.focus_board": "mkt.key.to_board",
 }
 
 

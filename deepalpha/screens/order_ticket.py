@@ -53,6 +53,13 @@ BINDING_TEXT = {
     "ticket.lot_down": "ticket.key.lot_down",
     "ticket.tick_up": "ticket.key.tick_up",
     "ticket.tick_down": "ticket.key.tick_down",
+    "ticket.review_ctrl": "ticket.key.review",
+    "ticket.buy": "side.buy",
+    "ticket.sell": "side.sell",
+    "ticket.suggest_up": "ticket.key.previous_match",
+    "ticket.suggest_down": "ticket.key.next_match",
+    "choice.left": "ticket.key.previous_choice",
+    "choice.right": "ticket.key.next_choice",
 }
 
 

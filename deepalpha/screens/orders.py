@@ -32,6 +32,8 @@ BINDING_TEXT = {
     "orders.cancel_all": "orders.key.cancel_all",
     "orders.clear": "orders.key.clear",
     "orders.columns": "orders.key.columns",
+    "columns.keep": "orders.key.keep_columns",
+    "columns.cancel": "common.cancel",
 }
 
 

@@ -10,17 +10,19 @@ cycles the sort column, ``O`` reverses it, ``s`` opens the sell ticket for the s
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from deepalpha.app.backend import PositionView
-from deepalpha.i18n import language, money, t
-from deepalpha.screens.base import BaseScreen, localize_bindings
+from deepalpha.i18n import Msg, language, money, t
+from deepalpha.screens.base import BaseScreen, BindingText, localize_bindings
 from deepalpha.widgets.colours import change_style
 
 COLUMNS = (
@@ -36,6 +38,77 @@ COLUMNS = (
     "realized",
 )
 NUMERIC = frozenset(COLUMNS[3:])
+# Each column's width in cells (the table pads a cell either side). Fixed, so what shows does
+# not depend on the rows that happen to be there when the table is first laid out.
+WIDE: dict[str, int] = {
+    "trader": 8,
+    "symbol": 9,
+    "name": 14,
+    "quantity": 7,
+    "sellable": 14,
+    "avg_cost": 9,
+    "last": 9,
+    "value": 14,
+    "unrealized": 14,
+    "realized": 13,
+}
+# Where not every column fits: tighter widths (the sellable count without its T+1 note, which
+# the quantity beside it tells anyway) and the columns that fit, most useful first: what is
+# held and what it made (unrealised and realised), then what can be sold and the price.
+NARROW: dict[str, int] = WIDE | {
+    "trader": 7,
+    "name": 12,
+    "sellable": 8,
+    "value": 13,
+    "unrealized": 12,
+    "realized": 12,
+}
+PRIORITY = (
+    "symbol",
+    "unrealized",
+    "realized",
+    "quantity",
+    "sellable",
+    "last",
+    "trader",
+    "value",
+    "avg_cost",
+    "name",
+)
+NAME_MAX = 24
+PADDING = 2  # the table's cell padding, one either side
+SCROLLBAR = 2  # kept free so the columns do not change when the rows outgrow the screen
+# Headers said shorter where the full one does not fit the narrow width.
+SHORT_LABELS = {"unrealized": "positions.short.unrealized"}
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    columns: tuple[str, ...]
+    widths: dict[str, int]
+
+    @property
+    def narrow(self) -> bool:
+        return self.widths is NARROW
+
+
+def fit_columns(width: int) -> Layout:
+    """The columns for a terminal ``width`` cells wide: all of them where they fit, else the
+    most useful ones that do. It depends on the width alone."""
+    room = width - SCROLLBAR
+    spare = room - sum(w + PADDING for w in WIDE.values())
+    if spare >= 0:  # the name takes what is spare, up to a long company name
+        return Layout(COLUMNS, WIDE | {"name": min(NAME_MAX, WIDE["name"] + spare)})
+    chosen: set[str] = set()
+    used = 0
+    for col in PRIORITY:
+        need = NARROW[col] + PADDING
+        if used + need <= room:
+            chosen.add(col)
+            used += need
+    return Layout(tuple(c for c in COLUMNS if c in chosen), NARROW)
+
+
 SORT_KEYS: dict[str, Callable[[PositionView], Any]] = {
     "trader": lambda p: p.trader_id,
     "symbol": lambda p: p.symbol,
@@ -48,11 +121,15 @@ SORT_KEYS: dict[str, Callable[[PositionView], Any]] = {
     "unrealized": lambda p: p.unrealized_pnl,
     "realized": lambda p: p.realized_pnl,
 }
-BINDING_TEXT = {
+BINDING_TEXT: dict[str, BindingText] = {
     "positions.trader": "positions.key.trader",
     "positions.sort": "positions.key.sort",
     "positions.reverse": "positions.key.reverse",
     "order.sell": "key.sell",
+    **{
+        f"positions.sort_{i + 1}": Msg("positions.key.sort_by", column=Msg(f"positions.col.{col}"))
+        for i, col in enumerate(COLUMNS)
+    },
 }
 
 
@@ -62,17 +139,18 @@ def _price(value: Decimal | None, hk: bool) -> str:
     return f"{value:,.3f}" if hk else f"{value:,.2f}"
 
 
-def cells(p: PositionView, trader_name: str) -> tuple[Text | str, ...]:
-    """One row of the table, right-aligned numbers, P&L in the up/down colours."""
+def cells(p: PositionView, trader_name: str, *, narrow: bool = False) -> tuple[Text, ...]:
+    """One row of the table (every column), right-aligned numbers, P&L in the up/down
+    colours."""
     hk = p.currency == "HKD"
     locked = p.quantity - p.sellable
     sellable = Text(f"{p.sellable:,}", justify="right")
-    if locked > 0:  # bought today: T+1 on A-shares
+    if locked > 0 and not narrow:  # bought today: T+1 on A-shares
         sellable.append(" (" + t("positions.locked", count=f"{locked:,}") + ")", style="dim")
-    return (
-        trader_name,
-        p.symbol,
-        p.display_name(language()),
+    row = (
+        Text(trader_name),
+        Text(p.symbol),
+        Text(p.display_name(language())),
         Text(f"{p.quantity:,}", justify="right"),
         sellable,
         Text(_price(p.avg_cost, hk), justify="right"),
@@ -89,6 +167,9 @@ def cells(p: PositionView, trader_name: str) -> tuple[Text | str, ...]:
             justify="right",
         ),
     )
+    for text in row:  # one line a row: what does not fit its column ends in "…"
+        text.no_wrap, text.overflow = True, "ellipsis"
+    return row
 
 
 class PositionsScreen(BaseScreen):
@@ -118,8 +199,9 @@ class PositionsScreen(BaseScreen):
         self._lang = language()
         self._keys: list[str] = []  # row keys in the order shown
         self._rows: dict[str, PositionView] = {}
-        self._shown: dict[str, tuple[Text | str, ...]] = {}
+        self._shown: dict[str, tuple[Text, ...]] = {}
         self._names: dict[str, str] = {}
+        self._layout: Layout | None = None
 
     def body(self) -> ComposeResult:
         yield Static("", id="positions-summary")
@@ -136,6 +218,11 @@ class PositionsScreen(BaseScreen):
         self._columns()
         self.table.focus()
 
+    def on_resize(self) -> None:
+        if fit_columns(self.app.size.width) != self._layout:
+            self._columns()
+            self.refresh_data()
+
     def on_screen_resume(self) -> None:
         if self._lang != language():
             self.relabel()
@@ -149,12 +236,19 @@ class PositionsScreen(BaseScreen):
         self.refresh_data()
 
     def _columns(self) -> None:
+        # The terminal's size, known from the start (the screen's own is not until its first
+        # layout): the columns never depend on when the table was built.
+        layout = self._layout = fit_columns(self.app.size.width)
         table = self.table
         table.clear(columns=True)
         self._keys, self._shown = [], {}
-        for col in COLUMNS:
+        for col in layout.columns:
+            width = layout.widths[col]
             label = t(f"positions.col.{col}")
-            table.add_column(Text(label, justify="right") if col in NUMERIC else label, key=col)
+            if cell_len(label) > width and col in SHORT_LABELS:
+                label = t(SHORT_LABELS[col])
+            header = Text(label, justify="right" if col in NUMERIC else "left")
+            table.add_column(header, key=col, width=width)
 
     # --- the selected row ---------------------------------------------------------------
     @property
@@ -188,7 +282,12 @@ class PositionsScreen(BaseScreen):
         rows = {f"{p.trader_id}|{p.symbol}": p for p in positions}
         keys = list(rows)
         self._rows = rows
-        new = {k: cells(p, self._names.get(p.trader_id, p.trader_id)) for k, p in rows.items()}
+        layout = self._layout or fit_columns(self.app.size.width)
+        shown = [COLUMNS.index(c) for c in layout.columns]
+        new = {}
+        for k, p in rows.items():
+            row = cells(p, self._names.get(p.trader_id, p.trader_id), narrow=layout.narrow)
+            new[k] = tuple(row[i] for i in shown)
         table = self.table
         with self.app.batch_update():
             if keys != self._keys:
@@ -196,13 +295,13 @@ class PositionsScreen(BaseScreen):
             else:
                 for k in keys:
                     old = self._shown[k]
-                    for col, before, after in zip(COLUMNS, old, new[k], strict=True):
+                    for col, before, after in zip(layout.columns, old, new[k], strict=True):
                         if before != after:
                             table.update_cell(k, col, after)
             self._shown = new
         self._summary(positions)
 
-    def _rebuild(self, keys: list[str], new: dict[str, tuple[Text | str, ...]]) -> None:
+    def _rebuild(self, keys: list[str], new: dict[str, tuple[Text, ...]]) -> None:
         table = self.table
         selected = self._keys[table.cursor_row] if 0 <= table.cursor_row < len(self._keys) else None
         table.clear()

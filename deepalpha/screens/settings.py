@@ -240,6 +240,8 @@ class SettingsScreen(BaseScreen):
                 for select in self.query(f"#{widget_id}").results(Select):
                     select.set_options(options)
                     select.value = current[widget_id]
+                    # The same value as before draws no new label by itself ("深色" stayed).
+                    select.mutate_reactive(Select.value)  # type: ignore[misc]
         self._paint_paths()
         self._paint_keys()
 

@@ -35,6 +35,8 @@ BINDING_TEXT = {
     "traders.new": "traders.key_new",
     "traders.edit": "traders.key_edit",
     "traders.toggle": "traders.key_toggle",
+    "trader_form.cancel": "common.cancel",
+    "trader_form.save": "traders.save",
 }
 AI_KINDS = (TraderKind.AI, TraderKind.HYBRID)
 DEFAULT_SMA = {"strategy": "sma_cross", "fast": 5, "slow": 20, "qty": 100, "bar_seconds": 300}
@@ -226,6 +228,7 @@ class TraderForm(ModalScreen[TraderFormResult | None]):
             yield Static(t("traders.form_keys"), classes="note")
 
     def on_mount(self) -> None:
+        localize_bindings(self, BINDING_TEXT)  # the class's texts are in the import's language
         self._show_kind()
         self.query_one("#name", Input).focus()
 

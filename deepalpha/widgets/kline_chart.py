@@ -76,6 +76,7 @@ class KLineChart(Vertical):
         self._asked: tuple[str | None, Sequence[Bar]] | None = None  # before the plot was up
         self.title_text = ""
         self._title: Text | None = None
+        self._title_of: tuple[str | None, str, Quote | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="kline-title")
@@ -94,6 +95,7 @@ class KLineChart(Vertical):
             self._asked = None
 
     def show_title(self, symbol: str | None, name: str, quote: Quote | None) -> None:
+        self._title_of = (symbol, name, quote)
         text = render_title(symbol, name, quote)
         room = self.size.width - 2
         if room > 0 and text.cell_len > room:
@@ -103,6 +105,12 @@ class KLineChart(Vertical):
         self._title = text
         self.title_text = text.plain
         self.query_one("#kline-title", Static).update(text, layout=False)  # one line
+
+    def on_resize(self) -> None:
+        # Whether the high and low fit depends on the width: a title shown before the first
+        # layout (no width yet) or before a resize is fitted again.
+        if self._title_of is not None:
+            self.show_title(*self._title_of)
 
     def show_bars(self, symbol: str | None, bars: Sequence[Bar], *, force: bool = False) -> None:
         """Redraw the candles, unless nothing they show has changed."""

@@ -72,8 +72,12 @@ STATUS = Column("status", 11)
 REASON = Column("reason", 0)
 ALL_COLUMNS = (TIME, TRADER, SYMBOL, SIDE, TYPE, QUANTITY, FILLED, PRICE, STATUS)
 MIN_REASON = 16
-# Dropped in this order when the width does not leave MIN_REASON cells for the reason.
-DROP_ORDER = ("type", "trader", "filled")
+MIN_USEFUL_REASON = 6  # narrower, the reason column is left out (the detail line says it)
+# (column, cells the reason must keep): the filled count goes first when the reason would get
+# fewer than MIN_REASON cells (the status says partly filled); who placed the order and its
+# type stay while they fit at all (80 columns), for the detail line under the blotter says
+# the selected order's reason in full.
+DROP_ORDER = (("filled", MIN_REASON), ("type", 0), ("trader", 0))
 
 
 # Columns a person may hide (the Orders screen's column chooser); the rest always show.
@@ -85,13 +89,13 @@ def layout(
 ) -> tuple[Column, ...]:
     """The columns that fit ``width``, the reason column last with the remaining width."""
     cols = [c for c in ALL_COLUMNS if (show_trader or c is not TRADER) and c.key not in hidden]
-    for key in DROP_ORDER:
+    for key, reason in DROP_ORDER:
         used = sum(c.width + 1 for c in cols)
-        if used + MIN_REASON <= width:
+        if used + reason <= width:
             break
         cols = [c for c in cols if c.key != key]
-    used = sum(c.width + 1 for c in cols)
-    return (*cols, Column("reason", max(0, width - used)))
+    left = width - sum(c.width + 1 for c in cols)
+    return (*cols, Column("reason", left if left >= MIN_USEFUL_REASON else 0))
 
 
 def fit(text: str, width: int, right: bool = False) -> str:
@@ -108,6 +112,17 @@ def fit(text: str, width: int, right: bool = False) -> str:
 
 def price_text(value: object, hk: bool) -> str:
     return f"{value:.3f}" if hk else f"{value:.2f}"
+
+
+# Binding id → catalogue key of what it does (the Help screen's text).
+BINDING_TEXT = {
+    "blotter.up": "keys.row_up",
+    "blotter.down": "keys.row_down",
+    "blotter.page_up": "keys.page_up",
+    "blotter.page_down": "keys.page_down",
+    "blotter.home": "keys.first",
+    "blotter.end": "keys.last",
+}
 
 
 class OrderBlotter(ScrollView, can_focus=True):

@@ -131,6 +131,18 @@ class _Row:
     watched: bool = False
 
 
+# Binding id → catalogue key of what it does (the Help screen's text).
+BINDING_TEXT = {
+    "market.ticket": "mkt.key.ticket",
+    "board.up": "keys.row_up",
+    "board.down": "keys.row_down",
+    "board.page_up": "keys.page_up",
+    "board.page_down": "keys.page_down",
+    "board.home": "keys.first",
+    "board.end": "keys.last",
+}
+
+
 class QuoteBoard(ScrollView, can_focus=True):
     """Rows keyed by symbol (section rows by ``§name``), a cursor that skips nothing itself
     (the screen steps over section rows), and a fixed header line."""
@@ -143,7 +155,7 @@ class QuoteBoard(ScrollView, can_focus=True):
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "app.ticket('buy')", "Ticket", show=False, id="market.ticket"),
+        Binding("enter", "app.ticket('buy')", t("mkt.key.ticket"), show=False, id="market.ticket"),
         Binding("up", "cursor(-1)", show=False, id="board.up"),
         Binding("down", "cursor(1)", show=False, id="board.down"),
         Binding("pageup", "page(-1)", show=False, id="board.page_up"),
