@@ -232,6 +232,8 @@ class DeepAlphaApp(App[None]):
     def _toast(self, event: object) -> None:
         if isinstance(event, FillEvent):
             f = event.fill
+            # Several traders fill side by side: the toast says whose fill it is.
+            names = {tr.id: tr.name for tr in self.backend.traders()}
             self.notify(
                 t(
                     "toast.fill",
@@ -239,6 +241,7 @@ class DeepAlphaApp(App[None]):
                     quantity=f.quantity,
                     symbol=f.symbol,
                     price=f.price,
+                    trader=names.get(f.trader_id, f.trader_id),
                 ),
                 title=t("toast.fill_title"),
                 timeout=4,

@@ -125,7 +125,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "backtest.unpriced": ("unknown (not in the price table)", "未知（价格表中没有该模型）"),
     "backtest.confirm_cost": (
-        "Run with {model}? It would make {calls} model calls ({cached} replies are cached), "
+        "Run with {model}? It would make {calls:model_calls} (cached replies: {cached:qty}), "
         "estimated cost {amount}.",
         "使用 {model} 运行？将调用模型 {calls} 次（已缓存 {cached} 条回复），预计费用 {amount}。",
     ),
@@ -178,7 +178,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "backups.c_size": ("Size", "大小"),
     "backups.c_schema": ("Schema", "数据结构"),
     "backups.c_label": ("Label / problem", "标签 / 问题"),
-    "backups.info": ("{count} backup(s) in {folder}", "{folder} 中有 {count} 个备份"),
+    "backups.info": ("{count:backups} in {folder}", "{folder} 中有 {count:qty} 个备份"),
     "backups.empty": ("No backups yet: press c to make one.", "还没有备份：按 c 创建。"),
     "backups.none_selected": ("Select a backup first", "请先选择备份"),
     "backups.busy": ("Busy with a backup; wait for it to finish", "正在处理备份，请稍候"),
@@ -186,7 +186,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "backups.create_failed": ("Backup failed", "备份失败"),
     "backups.verifying": ("Verifying {name}…", "正在校验 {name}…"),
     "backups.verify_ok": ("{name} is sound", "{name} 完好"),
-    "backups.verify_bad": ("{name}: {count} problem(s)", "{name}：{count} 个问题"),
+    "backups.verify_bad": ("{name}: {count:problems}", "{name}：{count:qty} 个问题"),
     "backups.restore_q": ("Restore {name}?", "恢复 {name}？"),
     "backups.restore_detail": (
         "The data in {folder} is replaced by this backup (made {created}). Orders, fills and "
