@@ -77,14 +77,14 @@ def cells(p: PositionView, trader_name: str) -> tuple[Text | str, ...]:
         sellable,
         Text(_price(p.avg_cost, hk), justify="right"),
         Text(_price(p.last, hk), justify="right"),
-        Text(money(p.market_value, p.currency), justify="right"),
+        Text(money(p.market_value, p.currency, compact=True), justify="right"),
         Text(
-            money(p.unrealized_pnl, p.currency, sign=True),
+            money(p.unrealized_pnl, p.currency, sign=True, compact=True),
             style=change_style(p.unrealized_pnl),
             justify="right",
         ),
         Text(
-            money(p.realized_pnl, p.currency, sign=True),
+            money(p.realized_pnl, p.currency, sign=True, compact=True),
             style=change_style(p.realized_pnl),
             justify="right",
         ),

@@ -408,15 +408,15 @@ class TradersScreen(BaseScreen):
         ret = v.return_pct
         lim = v.limits
         limit_bits = [
-            f"{t('traders.short_order')}≤{lim.max_order_value}" if lim.max_order_value else "",
-            f"{t('traders.short_loss')}≤{lim.max_daily_loss}" if lim.max_daily_loss else "",
+            f"{t('traders.short_order')}≤{lim.max_order_value:,}" if lim.max_order_value else "",
+            f"{t('traders.short_loss')}≤{lim.max_daily_loss:,}" if lim.max_daily_loss else "",
         ]
         return (
             v.name,
             t(f"traders.kind_{v.kind}"),
             v.model_label,
             state,
-            Text(money(v.equity), justify="right"),
+            Text(money(v.equity, compact=True), justify="right"),
             Text(f"{ret:+.2f}%", style=change_style(ret), justify="right"),
             Text(str(v.open_orders), justify="right"),
             " ".join(b for b in limit_bits if b) or t("common.none"),

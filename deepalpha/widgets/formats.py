@@ -48,7 +48,7 @@ def _places(x: float) -> str:
 def short_money(amount: Decimal, currency: str = "CNY", *, sign: bool = False) -> str:
     """Money for narrow columns: no cents above 100,000 in English (Chinese uses 万/亿)."""
     places = 0 if language() != "zh" and abs(amount) >= 100_000 else 2
-    return money(amount, currency, places=places, sign=sign)
+    return money(amount, currency, places=places, sign=sign, compact=True)
 
 
 BASELINE_LABEL = BaselineModel().name  # "baseline (no LLM)"
