@@ -141,9 +141,16 @@ BINDING_TEXT = {f"screen.{name}": f"screen.{name}" for name in SCREENS} | {
 }
 
 
+def _symbol_provider() -> Any:
+    from deepalpha.app.commands import SymbolProvider  # noqa: PLC0415
+
+    return SymbolProvider
+
+
 class DeepAlphaApp(App[None]):
     TITLE = "DeepAlpha"
     CSS_PATH = str(ASSETS / "deepalpha.tcss")
+    COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {_symbol_provider}
     BINDINGS: ClassVar[list[BindingType]] = _bindings()
 
     def __init__(
