@@ -4,6 +4,7 @@ LocalBackend in a temporary data directory."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -155,6 +156,30 @@ def test_create_trader_by_keyboard_and_it_persists(tmp_path: Path) -> None:
         assert app.screen.query_one(DataTable).row_count == 4
 
     run(tmp_path, "traders", reopened)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_new_trader_form_has_no_hint_that_looks_like_a_value(tmp_path: Path, lang: str) -> None:
+    async def scenario(app: DeepAlphaApp, pilot: Pilot[None]) -> None:
+        await app.set_language(lang)
+        await pilot.press("n")
+        await settle(app, pilot)
+        form = app.screen
+        assert isinstance(form, TraderForm)
+        hints = {i.id: i.placeholder for i in form.query(Input)}
+        for field, hint in hints.items():
+            # A placeholder reads as a hint, never as a number someone could take as typed.
+            assert hint, field
+            assert re.search(r"[^\d\s,.]", hint), (field, hint)
+        for field in ("name", "symbols", "cash_cny", "cash_hkd"):
+            assert re.search(r"e\.g\.|例如", hints[field]), (field, hints[field])
+        # The opening cash is a real value, filled in with its separators and read back.
+        assert form.query_one("#cash_cny", Input).value == "1,000,000"
+        assert form.query_one("#cash_hkd", Input).value == ""
+        form.query_one("#name", Input).value = "Delta"
+        assert form.build().cash == {"CNY": Decimal(1_000_000)}
+
+    run(tmp_path, "traders", scenario)
 
 
 def test_edit_limits_and_create_an_ai_trader_with_its_model_and_symbols(tmp_path: Path) -> None:
