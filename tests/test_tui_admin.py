@@ -17,7 +17,7 @@ from keyring.backends import fail
 from rich.console import Console
 from textual.binding import Binding
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from deepalpha.app.local_backend import LocalBackend
 from deepalpha.app.paths import settings_file
@@ -448,6 +448,25 @@ async def choose(app: DeepAlphaApp, pilot: Pilot[None], select_id: str, index: i
     await tab_to(app, pilot, select_id)
     await pilot.press("enter", "home", *["down"] * index, "enter")
     await settle(app, pilot)
+
+
+def test_every_settings_button_says_what_it_does(tmp_path: Path) -> None:
+    bare = {"save", "ok", "clear", "apply", "cancel", "yes", "no", "保存", "清除", "确定", "应用"}
+
+    async def scenario(app: DeepAlphaApp, pilot: Pilot[None]) -> None:
+        assert isinstance(app.screen, SettingsScreen)
+        for lang in ("en", "zh"):
+            await app.set_language(lang)
+            await settle(app, pilot)
+            labels = [str(b.label) for b in app.screen.query(Button)]
+            assert labels, lang
+            for label in labels:
+                # An object with the verb: "Save key", not a bare "Save" nor an icon.
+                assert label.strip().lower() not in bare, (lang, label)
+                assert sum(ch.isalpha() for ch in label) >= 4, (lang, label)
+        await app.set_language("en")
+
+    run(tmp_path, "settings", scenario)
 
 
 def test_theme_change_applies_and_survives_a_restart(tmp_path: Path) -> None:

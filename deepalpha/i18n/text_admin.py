@@ -248,8 +248,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "settings.profile": ("Profile", "配置名"),
     "settings.api_key": ("API key", "API 密钥"),
     "settings.key_hint": ("paste the key; Enter saves", "粘贴密钥，按 Enter 保存"),
-    "settings.save_key": ("Save", "保存"),
-    "settings.clear_key": ("Clear", "清除"),
+    "settings.save_key": ("Save key", "保存密钥"),
+    "settings.clear_key": ("Clear key", "清除密钥"),
     "settings.key_saved": (
         "Key for {profile} saved in the keyring",
         "{profile} 的密钥已存入密钥环",
