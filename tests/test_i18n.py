@@ -342,8 +342,8 @@ def test_every_risk_message_formats_its_money(key: str) -> None:
     }
     en = render(key, "en", params)
     zh = render(key, "zh", params)
-    for text in (en, zh):
+    for said in (en, zh):
         for raw in ("1234567.8", "302868", "1302868.456", "1000000.456"):
-            assert raw not in text, (key, text)
+            assert raw not in said, (key, said)
     if key == "risk.max_position":
         assert "1,302,868.46" in en and "1,000,000.00" in zh

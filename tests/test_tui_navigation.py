@@ -7,7 +7,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from textual.command import CommandInput, CommandList, CommandPalette
 
 from deepalpha.app.commands import workstation_commands

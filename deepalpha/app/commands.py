@@ -82,7 +82,7 @@ class SymbolProvider(Provider):
             yield Hit(
                 score,
                 matcher.highlight(title),
-                lambda s=inst.symbol: _goto_symbol(app, s),  # type: ignore[arg-type]
+                lambda s=inst.symbol: _goto_symbol(app, s),
                 text=title,
             )
 

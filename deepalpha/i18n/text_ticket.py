@@ -99,6 +99,16 @@ TEXT: dict[str, tuple[str, str]] = {
         "预估净额 {total}（已扣费用 {fees}）",
     ),
     "ticket.confirm_account": ("Account: {trader}", "账户：{trader}"),
+    "ticket.far_title": ("Price far from the market", "委托价远离市价"),
+    "ticket.far_detail": (
+        "{side} {symbol} at {price:price} is {percent} % {direction} the last price "
+        "{last:price}.\nA limit more than {threshold} % from the last price asks first. "
+        "Send it anyway?",
+        "{side} {symbol} 委托价 {price:price}{direction}最新价 {last:price} 达 {percent}%。\n"
+        "委托价偏离最新价超过 {threshold}% 时须再次确认。仍要报单吗？",
+    ),
+    "ticket.far_above": ("above", "高于"),
+    "ticket.far_below": ("below", "低于"),
     "ticket.placed_title": ("Order placed", "委托已报"),
     "ticket.placed": (
         "{side} {quantity} {symbol} {price} — {status}",

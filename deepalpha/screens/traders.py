@@ -164,10 +164,10 @@ class TraderForm(ModalScreen[TraderFormResult | None]):
         with VerticalScroll():
             title = t("traders.form_edit", name=ex.name) if ex else t("traders.form_new")
             yield Static(title, classes="title")
-            name = Input(
+            name_field = Input(
                 ex.name if ex else "", id="name", placeholder=t("traders.ph_name"), compact=True
             )
-            yield self._row("traders.f_name", name)
+            yield self._row("traders.f_name", name_field)
             kind = Select(
                 kinds,
                 value=(ex.kind.value if ex else TraderKind.DISCRETIONARY.value),
