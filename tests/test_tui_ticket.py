@@ -288,7 +288,7 @@ def test_limit_buy_below_the_market_rests_open(tmp_path: Path) -> None:
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmScreen))
         detail = str(app.screen.query_one("#detail", Static).render())
-        assert f"Limit {target + D('0.01')}" in detail and "Account: You" in detail
+        assert f"Limit {target + D('0.01'):,}" in detail and "Account: You" in detail
         await pilot.press("y")
         # About 9 % below the last price: the fat-finger check asks once more.
         await until(lambda: "far from the market" in question(app), what="the price warning")
