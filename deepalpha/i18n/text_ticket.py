@@ -104,7 +104,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "{side} {symbol} at {price:price} is {percent} % {direction} the last price "
         "{last:price}.\nA limit more than {threshold} % from the last price asks first. "
         "Send it anyway?",
-        "{side} {symbol} 委托价 {price:price}{direction}最新价 {last:price} 达 {percent}%。\n"
+        "{side} {symbol} 委托价 {price:price}，{direction}最新价 {last:price} 达 {percent}%。\n"
         "委托价偏离最新价超过 {threshold}% 时须再次确认。仍要报单吗？",
     ),
     "ticket.far_above": ("above", "高于"),
