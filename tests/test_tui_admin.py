@@ -458,8 +458,12 @@ def test_every_settings_button_says_what_it_does(tmp_path: Path) -> None:
         for lang in ("en", "zh"):
             await app.set_language(lang)
             await settle(app, pilot)
-            labels = [str(b.label) for b in app.screen.query(Button)]
+            buttons = list(app.screen.query(Button))
+            labels = [str(b.label) for b in buttons]
             assert labels, lang
+            # The label is on screen, not only in the widget: a row one line high showed a
+            # bordered button's borders and none of its label.
+            assert all(b.content_region.height >= 1 for b in buttons), lang
             for label in labels:
                 # An object with the verb: "Save key", not a bare "Save" nor an icon.
                 assert label.strip().lower() not in bare, (lang, label)
