@@ -239,8 +239,12 @@ class DeepAlphaApp(App[None]):
     def _toast(self, event: object) -> None:
         if isinstance(event, FillEvent):
             f = event.fill
-            # Several traders fill side by side: the toast says whose fill it is.
-            names = {tr.id: tr.name for tr in self.backend.traders()}
+            # Several traders fill side by side: the toast says whose fill it is (also for a
+            # fill while the engine starts, before the trader views are ready).
+            try:
+                trader = self.backend.trader_config(f.trader_id).name
+            except KeyError:
+                trader = f.trader_id
             self.notify(
                 t(
                     "toast.fill",
@@ -248,7 +252,7 @@ class DeepAlphaApp(App[None]):
                     quantity=f.quantity,
                     symbol=f.symbol,
                     price=f.price,
-                    trader=names.get(f.trader_id, f.trader_id),
+                    trader=trader,
                 ),
                 title=t("toast.fill_title"),
                 timeout=4,
