@@ -137,7 +137,7 @@ def test_a_limit_above_limit_up(desk: Desk) -> None:
     buy = replace(
         GOOD_BUY, order_type=OrderType.LIMIT, limit_price=D("1900.00"), take_profit=D("2100")
     )
-    rejected(desk.one(buy), R.PRICE_LIMIT, "1900.00", "1870.00")
+    rejected(desk.one(buy), R.PRICE_LIMIT, "1,900.00", "1,870.00")
 
 
 def test_reward_risk_is_against_the_current_price_not_the_models_entry(desk: Desk) -> None:

@@ -224,7 +224,7 @@ def test_reject_lot_size(desk: Desk) -> None:
 def test_reject_tick_size(desk: Desk) -> None:
     order = desk.submit(MOUTAI, BUY, 100, "1700.005")
     assert order.reject_code is R.TICK_SIZE
-    assert order.reject_reason == "price 1700.005 is not a multiple of the tick 0.01 for 600519.SH"
+    assert order.reject_reason == "price 1,700.005 is not a multiple of the tick 0.01 for 600519.SH"
 
 
 def test_reject_price_outside_the_band(desk: Desk) -> None:
@@ -232,8 +232,8 @@ def test_reject_price_outside_the_band(desk: Desk) -> None:
     up = desk.submit(MOUTAI, BUY, 100, "1870.01")
     assert up.reject_code is R.PRICE_LIMIT
     assert up.reject_reason == (
-        "limit price 1870.01 is outside today's band 1530.00–1870.00 for 600519.SH "
-        "(reference 1700.00)"
+        "limit price 1,870.01 is outside today's band 1,530.00–1,870.00 for 600519.SH "
+        "(reference 1,700.00)"
     )
     down = desk.submit(MOUTAI, BUY, 100, "1529.99")
     assert down.reject_code is R.PRICE_LIMIT
@@ -248,8 +248,8 @@ def test_reject_t_plus_one(desk: Desk) -> None:
     sell = desk.submit(MOUTAI, SELL, 200, "1700.00")
     assert sell.reject_code is R.T_PLUS_ONE
     assert sell.reject_reason == (
-        "sell 200 600519.SH: only 0 sellable today; 200 shares bought today become sellable "
-        "on the next trading day (T+1)"
+        "sell 200 600519.SH: only 0 sellable today; what was bought today (200 shares) "
+        "becomes sellable on the next trading day (T+1)"
     )
     desk.broker.end_day(CN, DAY1)
     desk.open_day(CN, DAY2)
@@ -263,7 +263,7 @@ def test_reject_insufficient_cash() -> None:
     order = desk.submit(MOUTAI, BUY, 100, "1700.00")
     assert order.reject_code is R.INSUFFICIENT_CASH
     assert order.reject_reason == (
-        "buy 100 600519.SH at 1700.00 needs 170044.20 CNY with fees; available 1000.00"
+        "buy 100 600519.SH at 1,700.00 needs 170,044.20 CNY with fees; available 1,000.00"
     )
 
 
@@ -280,7 +280,8 @@ def test_reject_market_closed_at_lunch(desk: Desk) -> None:
     order = desk.submit(MOUTAI, BUY, 100, "1700.00")
     assert order.reject_code is R.MARKET_CLOSED
     assert order.reject_reason == (
-        "the CN market is lunch break; orders are accepted in the auctions and continuous trading"
+        "the CN market is at its lunch break; orders are accepted only in the auctions and "
+        "continuous trading"
     )
 
 
@@ -290,7 +291,8 @@ def test_market_order_in_pre_open_is_refused_limit_is_accepted(desk: Desk) -> No
     market = desk.submit(MOUTAI, BUY, 100)
     assert market.reject_code is R.MARKET_CLOSED
     assert market.reject_reason == (
-        "market orders are accepted only in continuous trading; the CN market is in pre open"
+        "market orders are accepted only in continuous trading; the CN market is in its "
+        "opening auction"
     )
     limit = desk.submit(MOUTAI, BUY, 100, "1700.00")
     assert limit.status is S.OPEN  # queued for the auction, not matched before 09:30
@@ -318,8 +320,8 @@ def test_reject_risk_max_position() -> None:
     order = desk.submit(MOUTAI, BUY, 100, "1700.00")
     assert order.reject_code is R.RISK_MAX_POSITION
     assert order.reject_reason == (
-        "position in 600519.SH would be 340000.00 CNY, above the limit 300000 "
-        "(held 170000.00, order 170000.00)"
+        "position in 600519.SH would be 340,000.00 CNY, above the limit 300,000.00 "
+        "(held 170,000.00, order 170,000.00)"
     )
 
 
@@ -328,7 +330,7 @@ def test_reject_risk_max_order_value() -> None:
     order = desk.submit(MOUTAI, BUY, 200, "1700.00")
     assert order.reject_code is R.RISK_MAX_ORDER_VALUE
     assert order.reject_reason == (
-        "order value 340000.00 CNY exceeds the limit 200000 for 600519.SH"
+        "order value 340,000.00 CNY exceeds the limit 200,000.00 for 600519.SH"
     )
     assert desk.submit(MOUTAI, BUY, 100, "1700.00").status is S.OPEN
 
@@ -368,7 +370,7 @@ def test_reject_risk_order_rate() -> None:
     assert desk.submit(CMB, BUY, 100, "9.90").status is S.OPEN
     third = desk.submit(CMB, BUY, 100, "9.90")
     assert third.reject_code is R.RISK_ORDER_RATE
-    assert third.reject_reason == "2 orders in the last minute; the limit is 2 per minute"
+    assert third.reject_reason == "2 orders in the last minute; the limit is 2 a minute"
     desk.clock.advance(timedelta(seconds=31))  # the first order is now a minute old
     assert desk.submit(CMB, BUY, 100, "9.90").status is S.OPEN
 
@@ -391,7 +393,8 @@ def test_daily_loss_kill_switch_halts_the_trader() -> None:
     order = desk.submit(CMB, BUY, 100, "9.90")
     assert order.reject_code is R.RISK_DAILY_LOSS
     expected = (
-        "today's loss 6044.20 CNY reached the daily limit 5000; trading stopped until re-enabled"
+        "today's loss 6,044.20 CNY reached the daily limit 5,000.00; trading stopped until "
+        "re-enabled"
     )
     assert order.reject_reason == expected
     halted = desk.of(TraderHaltedEvent)
@@ -418,7 +421,7 @@ def test_kill_switch_on_a_timer_emits_the_halt() -> None:
     (event,) = desk.of(TraderHaltedEvent)
     assert isinstance(event, TraderHaltedEvent)
     assert (event.trader_id, event.code) == ("t1", "RISK_DAILY_LOSS")
-    assert "6044.20" in event.reason
+    assert "6,044.20" in event.reason
     assert desk.submit(CMB, BUY, 100, "9.90").reject_code is R.RISK_DAILY_LOSS
 
 
@@ -467,7 +470,7 @@ def test_no_buy_fill_at_limit_up_and_expiry_says_why(desk: Desk) -> None:
     expired = desk.broker.end_day(CN, DAY1)
     assert expired == [order]
     assert (order.status, order.reject_code) == (S.EXPIRED, R.PRICE_LIMIT)
-    assert order.reject_reason == "600519.SH sealed at limit-up 1870.00: no sellers"
+    assert order.reject_reason == "600519.SH sealed at limit-up 1,870.00: no sellers"
     assert desk.broker.portfolio("t1").account("CNY").frozen == D("0")
 
 
@@ -479,7 +482,7 @@ def test_no_sell_fill_at_limit_down(desk: Desk) -> None:
     assert order.status is S.OPEN
     desk.broker.end_day(CN, DAY2)
     assert (order.status, order.reject_code) == (S.EXPIRED, R.PRICE_LIMIT)
-    assert order.reject_reason == "600519.SH sealed at limit-down 1530.00: no buyers"
+    assert order.reject_reason == "600519.SH sealed at limit-down 1,530.00: no buyers"
     assert desk.broker.portfolio("t1").positions[MOUTAI].frozen == 0
 
 

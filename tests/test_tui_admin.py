@@ -4,6 +4,7 @@ LocalBackend in a temporary data directory."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ from keyring.backends import fail
 from rich.console import Console
 from textual.binding import Binding
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from deepalpha.app.local_backend import LocalBackend
 from deepalpha.app.paths import settings_file
@@ -155,6 +156,30 @@ def test_create_trader_by_keyboard_and_it_persists(tmp_path: Path) -> None:
         assert app.screen.query_one(DataTable).row_count == 4
 
     run(tmp_path, "traders", reopened)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_new_trader_form_has_no_hint_that_looks_like_a_value(tmp_path: Path, lang: str) -> None:
+    async def scenario(app: DeepAlphaApp, pilot: Pilot[None]) -> None:
+        await app.set_language(lang)
+        await pilot.press("n")
+        await settle(app, pilot)
+        form = app.screen
+        assert isinstance(form, TraderForm)
+        hints = {i.id: i.placeholder for i in form.query(Input)}
+        for field, hint in hints.items():
+            # A placeholder reads as a hint, never as a number someone could take as typed.
+            assert hint, field
+            assert re.search(r"[^\d\s,.]", hint), (field, hint)
+        for field in ("name", "symbols", "cash_cny", "cash_hkd"):
+            assert re.search(r"e\.g\.|例如", hints[field]), (field, hints[field])
+        # The opening cash is a real value, filled in with its separators and read back.
+        assert form.query_one("#cash_cny", Input).value == "1,000,000"
+        assert form.query_one("#cash_hkd", Input).value == ""
+        form.query_one("#name", Input).value = "Delta"
+        assert form.build().cash == {"CNY": Decimal(1_000_000)}
+
+    run(tmp_path, "traders", scenario)
 
 
 def test_edit_limits_and_create_an_ai_trader_with_its_model_and_symbols(tmp_path: Path) -> None:
@@ -431,6 +456,29 @@ async def choose(app: DeepAlphaApp, pilot: Pilot[None], select_id: str, index: i
     await tab_to(app, pilot, select_id)
     await pilot.press("enter", "home", *["down"] * index, "enter")
     await settle(app, pilot)
+
+
+def test_every_settings_button_says_what_it_does(tmp_path: Path) -> None:
+    bare = {"save", "ok", "clear", "apply", "cancel", "yes", "no", "保存", "清除", "确定", "应用"}
+
+    async def scenario(app: DeepAlphaApp, pilot: Pilot[None]) -> None:
+        assert isinstance(app.screen, SettingsScreen)
+        for lang in ("en", "zh"):
+            await app.set_language(lang)
+            await settle(app, pilot)
+            buttons = list(app.screen.query(Button))
+            labels = [str(b.label) for b in buttons]
+            assert labels, lang
+            # The label is on screen, not only in the widget: a row one line high showed a
+            # bordered button's borders and none of its label.
+            assert all(b.content_region.height >= 1 for b in buttons), lang
+            for label in labels:
+                # An object with the verb: "Save key", not a bare "Save" nor an icon.
+                assert label.strip().lower() not in bare, (lang, label)
+                assert sum(ch.isalpha() for ch in label) >= 4, (lang, label)
+        await app.set_language("en")
+
+    run(tmp_path, "settings", scenario)
 
 
 def test_theme_change_applies_and_survives_a_restart(tmp_path: Path) -> None:

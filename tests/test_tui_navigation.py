@@ -7,10 +7,11 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from textual.command import CommandInput, CommandList, CommandPalette
 
 from deepalpha.app.commands import workstation_commands
 from deepalpha.app.tui import SCREEN_KEYS, SCREENS
-from tests.tui_support import running_app
+from tests.tui_support import running_app, wait_for
 
 
 def test_every_screen_has_a_key_and_the_last_screen_is_kept(tmp_path: Path) -> None:
@@ -63,7 +64,6 @@ def test_the_palette_offers_the_workstation_commands(tmp_path: Path) -> None:
                 "Go to Orders",
             ):
                 assert expected in titles
-            assert any(t.startswith("Go to symbol 600519.SH") for t in titles)
             await pilot.press("ctrl+p")
             await pilot.pause()
             await pilot.press(*"Go to Positions")
@@ -71,5 +71,33 @@ def test_the_palette_offers_the_workstation_commands(tmp_path: Path) -> None:
             await pilot.press("enter")
             await pilot.pause(0.3)
             assert app.current_mode == "positions"
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("typed", "symbol"),
+    [("mout", "600519.SH"), ("茅台", "600519.SH"), ("600519", "600519.SH"), ("tenc", "00700.HK")],
+)
+def test_the_palette_finds_a_symbol_by_code_chinese_or_english_name(
+    tmp_path: Path, typed: str, symbol: str
+) -> None:
+    async def scenario() -> None:
+        async with running_app(tmp_path, screen="dashboard") as (app, pilot):
+            await pilot.press("ctrl+p")
+            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+            palette = app.screen
+            palette.query_one(CommandInput).value = typed
+            commands = palette.query_one(CommandList)
+
+            def first() -> str:
+                if commands.option_count == 0:
+                    return ""
+                return str(commands.get_option_at_index(0).prompt)
+
+            await wait_for(pilot, lambda: symbol in first())
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.current_mode == "market")
+            await wait_for(pilot, lambda: getattr(app.screen, "selected_symbol", None) == symbol)
 
     asyncio.run(scenario())

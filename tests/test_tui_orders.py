@@ -139,7 +139,7 @@ def test_orders_screen_filters_cancels_one_and_cancels_all(tmp_path: Path) -> No
                 bad.id: OrderStatus.REJECTED,
             }
             messages = [n.message for n in app._notifications]
-            assert "Cancelled 1 order(s)" in messages and "Cancelled 2 order(s)" in messages
+            assert "Cancelled 1 order" in messages and "Cancelled 2 orders" in messages
             await pilot.press("f")
             assert blotter.row_count == 0  # no open orders of "you" left
 

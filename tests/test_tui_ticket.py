@@ -12,7 +12,7 @@ from pathlib import Path
 from string import Formatter
 from typing import Any
 
-from textual.widgets import Input, Static
+from textual.widgets import Input, Label, Static
 
 from deepalpha.app.local_backend import LocalBackend
 from deepalpha.app.runtime import RuntimeOptions
@@ -108,6 +108,13 @@ def status_of(backend: LocalBackend, order_id: str) -> OrderStatus:
     return next(o.status for o in backend.orders() if o.id == order_id)
 
 
+def question(app: DeepAlphaApp) -> str:
+    """The question of the confirmation on top, or "" when there is none."""
+    if not isinstance(app.screen, ConfirmScreen):
+        return ""
+    return str(app.screen.query_one("#question", Label).render())
+
+
 def ticket(app: DeepAlphaApp) -> OrderTicket:
     screen = app.screen
     assert isinstance(screen, OrderTicket), screen
@@ -193,6 +200,7 @@ def test_market_buy_by_keyboard_fills_and_the_sell_ticket_shows_what_is_sellable
         await until(mine, what="toast")
         fill_toast = mine()
         assert fill_toast is not None and "100" in fill_toast
+        assert fill_toast.startswith("Buy 100 600519.SH @ ") and fill_toast.endswith(" — You")
 
         # Sell what was bought today: T+1 says none of it is sellable, with the numbers.
         screen = await open_ticket(app, pilot, "s")
@@ -203,7 +211,7 @@ def test_market_buy_by_keyboard_fills_and_the_sell_ticket_shows_what_is_sellable
         await quantity(pilot, screen, "100")
         problem = text_of(screen, "#problem")
         assert problem.startswith("T_PLUS_ONE — "), problem
-        assert "only 0 sellable today" in problem and "100 shares bought today" in problem
+        assert "only 0 sellable today" in problem and "bought today (100 shares)" in problem
         await quantity(pilot, screen, "200")
         problem = text_of(screen, "#problem")
         assert problem.startswith("INSUFFICIENT_POSITION — "), problem
@@ -280,7 +288,11 @@ def test_limit_buy_below_the_market_rests_open(tmp_path: Path) -> None:
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmScreen))
         detail = str(app.screen.query_one("#detail", Static).render())
-        assert f"Limit {target + D('0.01')}" in detail and "Account: You" in detail
+        assert f"Limit {target + D('0.01'):,}" in detail and "Account: You" in detail
+        await pilot.press("y")
+        # About 9 % below the last price: the fat-finger check asks once more.
+        await until(lambda: "far from the market" in question(app), what="the price warning")
+        assert "below the last price" in str(app.screen.query_one("#detail", Static).render())
         await pilot.press("y")
         await until(lambda: not isinstance(app.screen, OrderTicket | ConfirmScreen))
         order = manual(backend)[-1]
@@ -292,6 +304,81 @@ def test_limit_buy_below_the_market_rests_open(tmp_path: Path) -> None:
         await pilot.pause(0.3)
         assert status_of(backend, order.id) is OrderStatus.OPEN
         await until(lambda: any(title == "Order placed" for title, _, _ in toasts))
+
+    run(tmp_path, scenario)
+
+
+# --- a fat finger: a limit far from the market asks first -------------------------------------
+
+
+def test_a_hk_buy_far_above_the_market_asks_first_and_is_not_sent_when_declined(
+    tmp_path: Path,
+) -> None:
+    async def scenario(
+        app: DeepAlphaApp, pilot: Any, backend: LocalBackend, toasts: Toasts
+    ) -> None:
+        last = backend.quotes()[TENCENT].last
+        assert D(100) < last < D(1000)  # HK has no daily band: 5000 passes every rule
+        screen = await open_ticket(app, pilot, "b")
+        await pick(app, pilot, "700.hk", TENCENT)
+        await quantity(pilot, screen, "100")
+        await pilot.press("tab", "tab", "end", "ctrl+u", *"5000")
+        await until(lambda: text_of(screen, "#problem").startswith("ready"), what="ready")
+
+        async def review_and_confirm() -> str:
+            await pilot.press("enter")
+            await until(lambda: question(app) == "Confirm order", what="the confirmation")
+            await pilot.press("y")
+            await until(lambda: "far from the market" in question(app), what="the warning")
+            return str(app.screen.query_one("#detail", Static).render())
+
+        detail = await review_and_confirm()
+        # It names both prices and how far apart they are, in %.
+        quote_then = backend.quotes()[TENCENT].last
+        assert detail.startswith("Buy 00700.HK at 5,000.00 is "), detail
+        assert "% above the last price " in detail and "more than 5 %" in detail
+        said = D(detail.split(" is ", 1)[1].split(" %", 1)[0].replace(",", ""))
+        assert abs(said - (D(5000) - quote_then) / quote_then * 100) < 20  # the quote moves
+        assert app.focused is not None and app.focused.id == "no"  # Enter does not send it
+        await pilot.press("enter")  # declined
+        await until(lambda: app.screen is screen, what="back on the ticket")
+        await pilot.pause(0.3)
+        assert not manual(backend)
+
+        await review_and_confirm()
+        await pilot.press("y")  # sent as typed
+        await until(lambda: not isinstance(app.screen, OrderTicket | ConfirmScreen))
+        [order] = manual(backend)
+        assert (order.symbol, order.limit_price, order.quantity) == (TENCENT, D(5000), 100)
+        await until(lambda: status_of(backend, order.id) is OrderStatus.FILLED, what="the fill")
+
+        # The demo's AI trader may fill Tencent too: the toast says whose fill each one is.
+        def filled() -> list[str]:
+            return [m for title, m, _ in toasts if title == "Filled" and TENCENT in m]
+
+        def yours() -> bool:
+            return any(m.startswith("Buy 100 ") and m.endswith(" — You") for m in filled())
+
+        await until(yours, what="the toast of your fill, naming you")
+        assert not any(m.endswith(("— you", "— ai-demo", "— sma-bot")) for m in filled())
+
+    run(tmp_path, scenario, markets=(Market.HK,))
+
+
+def test_a_limit_near_the_market_asks_nothing_more(tmp_path: Path) -> None:
+    async def scenario(
+        app: DeepAlphaApp, pilot: Any, backend: LocalBackend, toasts: Toasts
+    ) -> None:
+        screen = await open_ticket(app, pilot, "b")
+        await pick(app, pilot, "600519", MOUTAI)
+        await quantity(pilot, screen, "100")  # the price is pre-filled from the ask
+        await until(lambda: text_of(screen, "#problem").startswith("ready"), what="ready")
+        await pilot.press("enter")
+        await until(lambda: question(app) == "Confirm order", what="the confirmation")
+        await pilot.press("y")
+        await until(lambda: not isinstance(app.screen, OrderTicket | ConfirmScreen))
+        [order] = manual(backend)
+        assert order.type is OrderType.LIMIT and order.symbol == MOUTAI
 
     run(tmp_path, scenario)
 

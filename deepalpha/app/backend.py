@@ -278,6 +278,11 @@ class Backend(ABC):
         """The default decision interval of a new AI trader."""
 
     @abstractmethod
+    def fat_finger_percent(self) -> Decimal:
+        """How far (in %) a limit price may be from the last price before the ticket asks
+        to confirm it; 0 never asks (``[ui] fat_finger_percent``)."""
+
+    @abstractmethod
     async def run_ai_cycle(self, trader_id: str) -> DecisionRecord:
         """Decide now, outside the schedule (the person asked)."""
 

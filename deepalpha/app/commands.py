@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
+from textual.command import Hit, Hits, Provider
 
 from deepalpha.i18n import language, t
 
@@ -56,12 +57,34 @@ def workstation_commands(app: DeepAlphaApp) -> Iterable[SystemCommand]:
         "",
         lambda: app.run_worker(app.set_language("en" if language() == "zh" else "zh")),
     )
-    for inst in backend.instruments():
-        yield SystemCommand(
-            t("palette.goto_symbol", symbol=inst.symbol, name=inst.name),
-            inst.name_en,
-            lambda s=inst.symbol: _goto_symbol(app, s),
-        )
+
+
+class SymbolProvider(Provider):
+    """ "Go to symbol" by code, alias, Chinese or English name: "mout" finds 贵州茅台 (Kweichow
+    Moutai), "700" Tencent. The ticket's symbol search finds the instruments, so both agree;
+    the palette's fuzzy matcher only ranks and highlights them."""
+
+    async def search(self, query: str) -> Hits:
+        from deepalpha.app.tui import DeepAlphaApp  # noqa: PLC0415
+
+        app = self.app
+        if not isinstance(app, DeepAlphaApp) or not query.strip():
+            return
+        matcher = self.matcher(query)
+        for rank, inst in enumerate(app.backend.search(query, limit=10)):
+            title = t("palette.goto_symbol", symbol=inst.symbol, name=inst.name)
+            if inst.name_en and inst.name_en != inst.name:
+                title += f" · {inst.name_en}"
+            fields = (inst.symbol, inst.code, inst.name, inst.name_en)
+            fuzzy = max(matcher.match(field) for field in fields if field)
+            # Aliases (sh600519, 700.HK) match no field letter by letter: rank keeps the order.
+            score = max(fuzzy, 0.9 - rank * 0.05)
+            yield Hit(
+                score,
+                matcher.highlight(title),
+                lambda s=inst.symbol: _goto_symbol(app, s),
+                text=title,
+            )
 
 
 def _switch_trader(app: DeepAlphaApp, trader_id: str) -> None:

@@ -478,6 +478,9 @@ class LocalBackend(Backend):
     def ai_interval_minutes(self) -> int:
         return self.runtime.settings.ai.interval_minutes
 
+    def fat_finger_percent(self) -> Decimal:
+        return self.runtime.settings.ui.fat_finger_percent
+
     async def run_ai_cycle(self, trader_id: str) -> DecisionRecord:
         await self.start()  # commands wait for the engine (``open`` shows the market sooner)
         return await self.runtime.run_ai_cycle(trader_id)

@@ -62,6 +62,9 @@ class UiSettings(BaseModel):
     # Binding id → keys, e.g. [ui.keys] "screen.orders" = "f4,o" (see the Help screen).
     keys: dict[str, str] = Field(default_factory=dict)
     quote_refresh_hz: float = Field(10.0, gt=0, le=30)
+    # A limit price this many percent or more away from the last price asks to be confirmed
+    # (a fat finger: HK has no daily band to catch a buy at 5000 for a 498 stock); 0: never.
+    fat_finger_percent: Decimal = Field(Decimal(5), ge=0)
 
 
 class StorageSettings(BaseModel):

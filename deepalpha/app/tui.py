@@ -153,9 +153,16 @@ BINDING_TEXT = {f"screen.{name}": f"screen.{name}" for name in SCREENS} | {
 }
 
 
+def _symbol_provider() -> Any:
+    from deepalpha.app.commands import SymbolProvider  # noqa: PLC0415
+
+    return SymbolProvider
+
+
 class DeepAlphaApp(App[None]):
     TITLE = "DeepAlpha"
     CSS_PATH = str(ASSETS / "deepalpha.tcss")
+    COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {_symbol_provider}
     BINDINGS: ClassVar[list[BindingType]] = _bindings()
 
     def __init__(
@@ -244,6 +251,12 @@ class DeepAlphaApp(App[None]):
     def _toast(self, event: object) -> None:
         if isinstance(event, FillEvent):
             f = event.fill
+            # Several traders fill side by side: the toast says whose fill it is (also for a
+            # fill while the engine starts, before the trader views are ready).
+            try:
+                trader = self.backend.trader_config(f.trader_id).name
+            except KeyError:
+                trader = f.trader_id
             self.notify(
                 t(
                     "toast.fill",
@@ -251,6 +264,7 @@ class DeepAlphaApp(App[None]):
                     quantity=f.quantity,
                     symbol=f.symbol,
                     price=f.price,
+                    trader=trader,
                 ),
                 title=t("toast.fill_title"),
                 timeout=4,

@@ -499,9 +499,9 @@ class PaperBroker:
                         quantity=qty,
                         symbol=inst.symbol,
                         price=ref,
-                        need=f"{need:.2f}",
+                        need=need,
                         currency=inst.currency,
-                        available=f"{avail_cash:.2f}",
+                        available=avail_cash,
                     ),
                 )
             order.frozen_cash = need
@@ -817,9 +817,9 @@ class PaperBroker:
                             "nofill.cash",
                             symbol=order.symbol,
                             price=price,
-                            need=f"{cost:.2f}",
+                            need=cost,
                             currency=inst.currency,
-                            available=f"{budget:.2f}",
+                            available=budget,
                         ),
                     )
                     return

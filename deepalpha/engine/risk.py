@@ -91,7 +91,7 @@ def check_order(
             RejectCode.RISK_MAX_ORDER_VALUE,
             Msg(
                 "risk.max_order_value",
-                value=f"{order_value:.2f}",
+                value=order_value,
                 currency=currency,
                 limit=lim.max_order_value,
                 symbol=symbol,
@@ -106,11 +106,11 @@ def check_order(
                 Msg(
                     "risk.max_position",
                     symbol=symbol,
-                    total=f"{held + order_value:.2f}",
+                    total=held + order_value,
                     currency=currency,
                     limit=lim.max_position_value,
-                    held=f"{held:.2f}",
-                    value=f"{order_value:.2f}",
+                    held=held,
+                    value=order_value,
                 ),
             )
     if lim.max_open_orders is not None and open_orders >= lim.max_open_orders:

@@ -62,156 +62,164 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # --- sessions ---------------------------------------------------------------------------
     "session.not_accepting": (
-        "the {market} market is {phase}; orders are accepted in the auctions and continuous "
-        "trading",
-        "{market}市场当前为{phase}时段，仅在集合竞价和连续竞价时段接受委托",
+        "the {market} market is {phase}; orders are accepted only in the auctions and "
+        "continuous trading",
+        "{market}市场{phase}；仅在集合竞价和连续竞价时段接受委托",
     ),
     "session.market_order_continuous": (
-        "market orders are accepted only in continuous trading; the {market} market is in {phase}",
-        "市价委托仅在连续竞价时段接受，{market}市场当前为{phase}时段",
+        "market orders are accepted only in continuous trading; the {market} market is {phase}",
+        "市价委托仅在连续竞价时段接受；{market}市场{phase}",
     ),
-    # The phase inside a sentence ("the CN market is lunch break").
-    "session.phase.closed": ("closed", "休市"),
-    "session.phase.pre_open": ("pre open", "集合竞价"),
-    "session.phase.continuous": ("continuous", "连续竞价"),
-    "session.phase.lunch_break": ("lunch break", "午间休市"),
-    "session.phase.closing_auction": ("closing auction", "收盘集合竞价"),
+    # The phase as what the market is doing ("the CN market is at its lunch break",
+    # "A股市场正在午间休市").
+    "session.phase.closed": ("closed", "已休市"),
+    "session.phase.pre_open": ("in its opening auction", "正处于开盘集合竞价"),
+    "session.phase.continuous": ("in continuous trading", "正处于连续竞价"),
+    "session.phase.lunch_break": ("at its lunch break", "正在午间休市"),
+    "session.phase.closing_auction": ("in its closing auction", "正处于收盘集合竞价"),
     # --- board lots -------------------------------------------------------------------------
     "lot.not_positive": (
         "quantity {quantity} must be a positive whole number of shares",
         "委托数量 {quantity} 必须为正整数股",
     ),
     "lot.star_min": (
-        "{quantity} shares is below the STAR minimum of 200 shares for {symbol}",
-        "{quantity} 股低于科创板 {symbol} 单笔最低申报数量 200 股",
+        "{quantity:shares} is below the STAR minimum of 200 shares for {symbol}",
+        "{quantity:qty} 股低于科创板 {symbol} 单笔最低申报数量 200 股",
     ),
     "lot.multiple": (
-        "{quantity} shares is not a multiple of the board lot {lot} for {symbol}",
-        "{quantity} 股不是 {symbol} 每手 {lot} 股的整数倍",
+        "{quantity:shares} is not a multiple of the board lot {lot:qty} for {symbol}",
+        "{quantity:qty} 股不是 {symbol} 每手 {lot:qty} 股的整数倍",
     ),
     "lot.hk_multiple": (
-        "{quantity} shares is not a multiple of the board lot {lot} for {symbol} "
+        "{quantity:shares} is not a multiple of the board lot {lot:qty} for {symbol} "
         "(odd lots trade in a separate market)",
-        "{quantity} 股不是 {symbol} 每手 {lot} 股的整数倍（碎股须在碎股市场另行交易）",
+        "{quantity:qty} 股不是 {symbol} 每手 {lot:qty} 股的整数倍（碎股须在碎股市场另行交易）",
     ),
     "lot.star_remainder": (
-        "{quantity} shares is below the STAR minimum of 200; a remainder below 200 must be "
-        "sold whole ({sellable} shares) for {symbol}",
-        "{quantity} 股低于科创板最低申报数量 200 股；{symbol} 不足 200 股的余额须一次性卖出"
-        "（{sellable} 股）",
+        "{quantity:shares} is below the STAR minimum of 200; a remainder below 200 must be "
+        "sold whole ({sellable:shares}) for {symbol}",
+        "{quantity:qty} 股低于科创板最低申报数量 200 股；{symbol} 不足 200 股的余额须一次性卖出"
+        "（{sellable:qty} 股）",
     ),
     "lot.sell_odd_whole": (
-        "{quantity} shares is not a multiple of the board lot 100 for {symbol}; the odd lot "
-        "of {odd} shares can only be sold whole",
-        "{quantity} 股不是 {symbol} 每手 100 股的整数倍；零股 {odd} 股须一次性卖出",
+        "{quantity:shares} is not a multiple of the board lot 100 for {symbol}; the odd lot "
+        "of {odd:shares} can only be sold whole",
+        "{quantity:qty} 股不是 {symbol} 每手 100 股的整数倍；零股 {odd:qty} 股须一次性卖出",
     ),
     # --- ticks and price limits -------------------------------------------------------------
-    "tick.not_positive": ("price {price} must be positive", "委托价 {price} 必须大于零"),
+    "tick.not_positive": (
+        "price {price:price} must be positive",
+        "委托价 {price:price} 必须大于零",
+    ),
     "tick.hk_range": (
-        "price {price} is outside HKEX's range {low}–{high}",
-        "委托价 {price} 超出港交所允许的价格范围 {low}–{high}",
+        "price {price:price} is outside HKEX's range {low:price}–{high:price}",
+        "委托价 {price:price} 超出港交所允许的价格范围 {low:price}–{high:price}",
     ),
     "tick.off_grid": (
-        "price {price} is not a multiple of the tick {tick} for {symbol}",
-        "委托价 {price} 不是 {symbol} 最小价位 {tick} 的整数倍",
+        "price {price:price} is not a multiple of the tick {tick} for {symbol}",
+        "委托价 {price:price} 不是 {symbol} 最小价位 {tick} 的整数倍",
     ),
     "band.outside": (
-        "limit price {price} is outside today's band {low}–{high} for {symbol} "
-        "(reference {reference})",
-        "{symbol} 委托价 {price} 超出今日涨跌停区间 {low}–{high}（昨收 {reference}）",
+        "limit price {price:price} is outside today's band {low:price}–{high:price} for {symbol} "
+        "(reference {reference:price})",
+        "{symbol} 委托价 {price:price} 超出今日涨跌停区间 {low:price}–{high:price}"
+        "（昨收 {reference:price}）",
     ),
     # --- positions and cash -----------------------------------------------------------------
     "position.insufficient": (
-        "sell {quantity} {symbol}: {held} shares held and not already in open sell orders",
-        "卖出 {symbol} {quantity} 股：可用持仓仅 {held} 股（已扣除未成交卖单冻结的股数）",
+        "sell {quantity:qty} {symbol}: {held:shares} held and not already in open sell orders",
+        "卖出 {symbol} {quantity:qty} 股：可用持仓仅 {held:qty} 股（已扣除未成交卖单冻结的股数）",
     ),
     "t1.not_sellable": (
-        "sell {quantity} {symbol}: only {sellable} sellable today; {bought} shares bought "
-        "today become sellable on the next trading day (T+1)",
-        "T+1：卖出 {symbol} {quantity} 股，今日可卖 {sellable} 股；今日买入的 {bought} 股"
-        "下一交易日才可卖出",
+        "sell {quantity:qty} {symbol}: only {sellable:qty} sellable today; what was bought "
+        "today ({bought:shares}) becomes sellable on the next trading day (T+1)",
+        "T+1：卖出 {symbol} {quantity:qty} 股，今日可卖 {sellable:qty} 股；今日买入的 "
+        "{bought:qty} 股下一交易日才可卖出",
     ),
     "cash.insufficient": (
-        "buy {quantity} {symbol} at {price} needs {need} {currency} with fees; "
-        "available {available}",
-        "资金不足：以 {price} 买入 {symbol} {quantity} 股含费用需 {need} {currency}，"
-        "可用资金 {available}",
+        "buy {quantity:qty} {symbol} at {price:price} needs {need:money} {currency} with fees; "
+        "available {available:money}",
+        "资金不足：以 {price:price} 买入 {symbol} {quantity:qty} 股含费用需 {need:money} "
+        "{currency}，可用资金 {available:money}",
     ),
     # --- why a resting order did not fill ---------------------------------------------------
     "nofill.sealed_up": (
-        "{symbol} sealed at limit-up {price}: no sellers",
-        "{symbol} 封涨停于 {price}，无卖盘",
+        "{symbol} sealed at limit-up {price:price}: no sellers",
+        "{symbol} 封涨停于 {price:price}，无卖盘",
     ),
     "nofill.sealed_down": (
-        "{symbol} sealed at limit-down {price}: no buyers",
-        "{symbol} 封跌停于 {price}，无买盘",
+        "{symbol} sealed at limit-down {price:price}: no buyers",
+        "{symbol} 封跌停于 {price:price}，无买盘",
     ),
     "nofill.no_ask": ("no ask for {symbol}", "{symbol} 无卖盘报价"),
     "nofill.no_bid": ("no bid for {symbol}", "{symbol} 无买盘报价"),
     "nofill.at_limit_up": (
-        "buy {symbol} at {price}: at or above limit-up {limit}, no fill",
-        "买入 {symbol} 价格 {price} 达到或高于涨停价 {limit}，不成交",
+        "buy {symbol} at {price:price}: at or above limit-up {limit:price}, no fill",
+        "买入 {symbol} 价格 {price:price} 达到或高于涨停价 {limit:price}，不成交",
     ),
     "nofill.at_limit_down": (
-        "sell {symbol} at {price}: at or below limit-down {limit}, no fill",
-        "卖出 {symbol} 价格 {price} 达到或低于跌停价 {limit}，不成交",
+        "sell {symbol} at {price:price}: at or below limit-down {limit:price}, no fill",
+        "卖出 {symbol} 价格 {price:price} 达到或低于跌停价 {limit:price}，不成交",
     ),
     "nofill.not_reached_low": (
-        "limit {limit} not reached (low {low})",
-        "未触及委托价 {limit}（最低价 {low}）",
+        "limit {limit:price} not reached (low {low:price})",
+        "未触及委托价 {limit:price}（最低价 {low:price}）",
     ),
     "nofill.not_reached_high": (
-        "limit {limit} not reached (high {high})",
-        "未触及委托价 {limit}（最高价 {high}）",
+        "limit {limit:price} not reached (high {high:price})",
+        "未触及委托价 {limit:price}（最高价 {high:price}）",
     ),
     "nofill.no_volume": (
-        "{symbol} bar at {time} traded {volume} shares",
-        "{symbol} 在 {time} 的K线成交量为 {volume} 股，无法成交",
+        "{symbol} bar at {time} traded {volume:shares}",
+        "{symbol} 在 {time} 的K线成交量为 {volume:qty} 股，无法成交",
     ),
     "nofill.below_one_lot": (
-        "{symbol}: the volume allowed ({cap} shares) is below one lot",
-        "{symbol}：可成交量（{cap} 股）不足一手",
+        "{symbol}: the volume allowed ({cap:shares}) is below one lot",
+        "{symbol}：可成交量（{cap:qty} 股）不足一手",
     ),
     "nofill.cash": (
-        "fill of {symbol} at {price} needs {need} {currency}; available {available}",
-        "资金不足：{symbol} 以 {price} 成交需 {need} {currency}，可用资金 {available}",
+        "fill of {symbol} at {price:price} needs {need:money} {currency}; "
+        "available {available:money}",
+        "资金不足：{symbol} 以 {price:price} 成交需 {need:money} {currency}，"
+        "可用资金 {available:money}",
     ),
     # --- expiry and cancellation ------------------------------------------------------------
     "expire.day_end": (
-        "day order expired at the close with {remaining} of {quantity} shares unfilled",
-        "当日委托收盘失效，{quantity} 股中 {remaining} 股未成交",
+        "day order expired at the close with {remaining:qty} of {quantity:shares} unfilled",
+        "当日委托收盘失效，{quantity:qty} 股中 {remaining:qty} 股未成交",
     ),
     "expire.missed_close": (
-        "day order expired at the close of {day} with {remaining} of {quantity} shares "
+        "day order expired at the close of {day} with {remaining:qty} of {quantity:shares} "
         "unfilled (DeepAlpha was not running)",
-        "当日委托已于 {day} 收盘失效，{quantity} 股中 {remaining} 股未成交"
+        "当日委托已于 {day} 收盘失效，{quantity:qty} 股中 {remaining:qty} 股未成交"
         "（当时 DeepAlpha 未运行）",
     ),
     "cancel.by_request": ("cancelled by request", "用户撤单"),
     # --- risk limits and the kill switch ----------------------------------------------------
     "risk.trading_disabled": ("trading is disabled for this trader", "该交易员已停止交易"),
     "risk.daily_loss": (
-        "today's loss {loss} {currency} reached the daily limit {limit}; trading stopped until "
-        "re-enabled",
-        "今日亏损 {loss} {currency} 已达日亏损上限 {limit}，交易已暂停，重新启用后方可交易",
+        "today's loss {loss:money} {currency} reached the daily limit {limit:money}; trading "
+        "stopped until re-enabled",
+        "今日亏损 {loss:money} {currency} 已达日亏损上限 {limit:money}，交易已暂停，"
+        "重新启用后方可交易",
     ),
     "risk.max_order_value": (
-        "order value {value} {currency} exceeds the limit {limit} for {symbol}",
-        "{symbol} 委托金额 {value} {currency} 超过单笔上限 {limit}",
+        "order value {value:money} {currency} exceeds the limit {limit:money} for {symbol}",
+        "{symbol} 委托金额 {value:money} {currency} 超过单笔上限 {limit:money}",
     ),
     "risk.max_position": (
-        "position in {symbol} would be {total} {currency}, above the limit {limit} "
-        "(held {held}, order {value})",
-        "{symbol} 持仓市值将达 {total} {currency}，超过持仓上限 {limit}"
-        "（现持有 {held}，本笔 {value}）",
+        "position in {symbol} would be {total:money} {currency}, above the limit "
+        "{limit:money} (held {held:money}, order {value:money})",
+        "{symbol} 持仓市值将达 {total:money} {currency}，超过持仓上限 {limit:money}"
+        "（现持有 {held:money}，本笔 {value:money}）",
     ),
     "risk.open_orders": (
-        "{count} open orders already; the limit is {limit}",
-        "已有 {count} 笔挂单，上限为 {limit} 笔",
+        "{count:open_orders} already; the limit is {limit:qty}",
+        "已有 {count:qty} 笔挂单，上限为 {limit:qty} 笔",
     ),
     "risk.order_rate": (
-        "{count} orders in the last minute; the limit is {limit} per minute",
-        "最近一分钟已下 {count} 笔委托，上限为每分钟 {limit} 笔",
+        "{count:orders} in the last minute; the limit is {limit:qty} a minute",
+        "最近一分钟已下 {count:qty} 笔委托，上限为每分钟 {limit:qty} 笔",
     ),
     "risk.dry_run": (
         "dry run: the order passed every check and was not placed",
@@ -225,13 +233,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # --- saving -----------------------------------------------------------------------------
     "store.save_failed": (
-        "could not save {count} changes: {error}",
-        "无法保存 {count} 条变更：{error}",
+        "could not save {count:changes}: {error}",
+        "无法保存 {count:qty} 条变更：{error}",
     ),
     "store.too_slow": ("saving took too long", "保存超时"),
     "store.stopped_unsaved": (
-        "stopped with {count} changes unsaved: {error}",
-        "已停止，{count} 条变更未保存：{error}",
+        "stopped with {count:changes} unsaved: {error}",
+        "已停止，{count:qty} 条变更未保存：{error}",
     ),
     # --- labels -----------------------------------------------------------------------------
     "status.pending": ("Pending", "待报"),

@@ -43,6 +43,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "Tab：下一项 · Enter 或 Ctrl+S：保存 · Esc：取消",
     ),
     "traders.save": ("Save", "保存"),
+    # Hints in empty fields: worded as hints ("e.g."), never as a value that looks filled in.
+    "traders.ph_name": ("a name, e.g. Momentum bot", "名称，例如 动量策略"),
+    "traders.ph_symbols": ("codes, e.g. 600519, 00700.HK", "代码，例如 600519、00700.HK"),
+    "traders.ph_interval": ("minutes (empty: {minutes})", "分钟（留空：{minutes}）"),
+    "traders.ph_fast": ("fast (empty: {default})", "快线（留空：{default}）"),
+    "traders.ph_slow": ("slow (empty: {default})", "慢线（留空：{default}）"),
+    "traders.ph_qty": ("shares (empty: {default})", "股数（留空：{default}）"),
+    "traders.ph_cash": ("amount, e.g. {example}; empty: none", "金额，例如 {example}；留空：无"),
     "traders.f_name": ("Name", "名称"),
     "traders.f_kind": ("Kind", "类型"),
     "traders.f_sma": ("SMA fast / slow / qty", "均线 快 / 慢 / 数量"),
@@ -125,7 +133,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "backtest.unpriced": ("unknown (not in the price table)", "未知（价格表中没有该模型）"),
     "backtest.confirm_cost": (
-        "Run with {model}? It would make {calls} model calls ({cached} replies are cached), "
+        "Run with {model}? It would make {calls:model_calls} (cached replies: {cached:qty}), "
         "estimated cost {amount}.",
         "使用 {model} 运行？将调用模型 {calls} 次（已缓存 {cached} 条回复），预计费用 {amount}。",
     ),
@@ -178,7 +186,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "backups.c_size": ("Size", "大小"),
     "backups.c_schema": ("Schema", "数据结构"),
     "backups.c_label": ("Label / problem", "标签 / 问题"),
-    "backups.info": ("{count} backup(s) in {folder}", "{folder} 中有 {count} 个备份"),
+    "backups.info": ("{count:backups} in {folder}", "{folder} 中有 {count:qty} 个备份"),
     "backups.empty": ("No backups yet: press c to make one.", "还没有备份：按 c 创建。"),
     "backups.none_selected": ("Select a backup first", "请先选择备份"),
     "backups.busy": ("Busy with a backup; wait for it to finish", "正在处理备份，请稍候"),
@@ -186,7 +194,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "backups.create_failed": ("Backup failed", "备份失败"),
     "backups.verifying": ("Verifying {name}…", "正在校验 {name}…"),
     "backups.verify_ok": ("{name} is sound", "{name} 完好"),
-    "backups.verify_bad": ("{name}: {count} problem(s)", "{name}：{count} 个问题"),
+    "backups.verify_bad": ("{name}: {count:problems}", "{name}：{count:qty} 个问题"),
     "backups.restore_q": ("Restore {name}?", "恢复 {name}？"),
     "backups.restore_detail": (
         "The data in {folder} is replaced by this backup (made {created}). Orders, fills and "
@@ -240,8 +248,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "settings.profile": ("Profile", "配置名"),
     "settings.api_key": ("API key", "API 密钥"),
     "settings.key_hint": ("paste the key; Enter saves", "粘贴密钥，按 Enter 保存"),
-    "settings.save_key": ("Save", "保存"),
-    "settings.clear_key": ("Clear", "清除"),
+    "settings.save_key": ("Save key", "保存密钥"),
+    "settings.clear_key": ("Clear key", "清除密钥"),
     "settings.key_saved": (
         "Key for {profile} saved in the keyring",
         "{profile} 的密钥已存入密钥环",

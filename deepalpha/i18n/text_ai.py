@@ -34,14 +34,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "dec.col.expires": ("Expires", "剩余"),
     # --- the filter bar ----------------------------------------------------------------------
     "dec.filter": ("Trader: {trader}", "交易员：{trader}"),
-    "dec.count": ("{shown} records", "{shown} 条记录"),
+    "dec.count": ("{shown:records}", "{shown:qty} 条记录"),
     "dec.status": (
         "{model} · every {interval} min · cycle {cycle} · last {last}",
         "{model} · 每 {interval} 分钟 · 第 {cycle} 轮 · 上次 {last}",
     ),
     "dec.deciding": ("deciding…", "决策中…"),
     "dec.safe_mode": (
-        "SAFE MODE: {failures} model failures in a row, no new buys",
+        "SAFE MODE: {failures:model_failures} in a row, no new buys",
         "安全模式：模型连续失败 {failures} 次，暂停买入",
     ),
     "dec.safe_mode_of": ("{trader} in safe mode", "{trader} 处于安全模式"),

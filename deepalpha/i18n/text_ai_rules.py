@@ -20,8 +20,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "回复中没有可读的决策，记为观望",
     ),
     "ai.reply.truncated": (
-        "the reply is cut off after {count} readable decisions",
-        "回复被截断，仅读到 {count} 条决策",
+        "the reply is cut off; {count:decisions} could be read",
+        "回复被截断，仅读到 {count:qty} 条决策",
     ),
     "ai.reply.not_object": (
         "decision {index} is not an object: {text}",
@@ -70,44 +70,45 @@ TEXT: dict[str, tuple[str, str]] = {
         "买入 {symbol}：暂无现价，无法计算盈亏比",
     ),
     "ai.rule.needs_stops": (
-        "buy {symbol}: a buy needs a stop-loss and a take-profit (current price {price})",
-        "买入 {symbol}：买入须设置止损价和止盈价（现价 {price}）",
+        "buy {symbol}: a buy needs a stop-loss and a take-profit (current price {price:price})",
+        "买入 {symbol}：买入须设置止损价和止盈价（现价 {price:price}）",
     ),
     "ai.rule.stop_not_below": (
-        "buy {symbol}: stop-loss {stop} is not below the current price {price}",
-        "买入 {symbol}：止损价 {stop} 不低于现价 {price}",
+        "buy {symbol}: stop-loss {stop:price} is not below the current price {price:price}",
+        "买入 {symbol}：止损价 {stop:price} 不低于现价 {price:price}",
     ),
     "ai.rule.target_not_above": (
-        "buy {symbol}: take-profit {target} is not above the current price {price}",
-        "买入 {symbol}：止盈价 {target} 不高于现价 {price}",
+        "buy {symbol}: take-profit {target:price} is not above the current price {price:price}",
+        "买入 {symbol}：止盈价 {target:price} 不高于现价 {price:price}",
     ),
     "ai.rule.reward_risk": (
-        "buy {symbol}: reward:risk {ratio} against the current price {price} "
-        "(stop {stop}, target {target}) is below the minimum {minimum}",
-        "买入 {symbol}：按现价 {price} 计算盈亏比 {ratio}（止损 {stop}，止盈 {target}），"
+        "buy {symbol}: reward:risk {ratio} against the current price {price:price} "
+        "(stop {stop:price}, target {target:price}) is below the minimum {minimum}",
+        "买入 {symbol}：按现价 {price:price} 计算盈亏比 {ratio}（止损 {stop:price}，止盈 "
+        "{target:price}），"
         "低于最低要求 {minimum}",
     ),
     "ai.rule.position_cap": (
-        "buy {quantity} {symbol}: the position would be worth {value} {currency}, "
+        "buy {quantity:qty} {symbol}: the position would be worth {value:money} {currency}, "
         "{percent} % of equity; the cap is {cap} %",
-        "买入 {symbol} {quantity} 股后持仓市值 {value} {currency}，占权益 {percent}%，"
+        "买入 {symbol} {quantity:qty} 股后持仓市值 {value:money} {currency}，占权益 {percent}%，"
         "上限为 {cap}%",
     ),
     "ai.rule.throttle_buys": (
-        "buy {symbol}: {count} buys in the last hour; at most {maximum} an hour",
+        "buy {symbol}: {count:buys} in the last hour; at most {maximum} an hour",
         "买入 {symbol}：最近一小时已买入 {count} 次，每小时最多 {maximum} 次",
     ),
     "ai.rule.cooldown": (
-        "buy {symbol}: sold {minutes} minutes ago; no new buy within {cooldown} minutes of a sell",
+        "buy {symbol}: sold {minutes:minutes} ago; no new buy within {cooldown:minutes} of a sell",
         "买入 {symbol}：{minutes} 分钟前刚卖出，卖出后 {cooldown} 分钟内不得再买入",
     ),
     "ai.rule.min_holding": (
-        "sell {symbol}: held for {minutes} minutes; the minimum holding time is {minimum} minutes",
+        "sell {symbol}: held for {minutes:minutes}; the minimum holding time is {minimum:minutes}",
         "卖出 {symbol}：仅持有 {minutes} 分钟，最短持有时间为 {minimum} 分钟",
     ),
     "ai.rule.engine": ("{text}", "{text}"),
     "ai.rule.safe_mode": (
-        "buy {symbol}: safe mode after {failures} model failures in a row; no new buys until "
+        "buy {symbol}: safe mode after {failures:model_failures} in a row; no new buys until "
         "the model answers again",
         "买入 {symbol}：模型连续 {failures} 次失败，已进入安全模式；模型恢复前不开新仓",
     ),

@@ -25,13 +25,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "status.db_error": ("error", "错误"),
     "status.simulated": ("SIMULATED", "模拟行情"),
     "toast.fill": (
-        "{side} {quantity} {symbol} @ {price}",
-        "{side} {symbol} {quantity} 股 @ {price}",
+        "{side} {quantity:qty} {symbol} @ {price:price} — {trader}",
+        "{trader}：{side} {symbol} {quantity:qty} 股 @ {price:price}",
     ),
     "toast.fill_title": ("Filled", "成交"),
     "toast.rejected_title": ("Rejected: {code}", "废单：{code}"),
     "toast.expired_title": ("Expired: {code}", "已失效：{code}"),
-    "toast.cancelled": ("Cancelled {count} order(s)", "已撤销 {count} 笔委托"),
+    "toast.cancelled": ("Cancelled {count:orders}", "已撤销 {count:qty} 笔委托"),
     "toast.halted_title": ("Trader stopped", "交易员已停止"),
     "toast.error_title": ("Error", "错误"),
     "backup.restored": (
@@ -54,6 +54,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "common.confirm": ("Confirm", "确认"),
     "common.cancel": ("Cancel", "取消"),
     "common.none": ("—", "—"),
-    "confirm.cancel_all": ("Cancel all {count} open orders?", "撤销全部 {count} 笔挂单？"),
+    "confirm.cancel_all": ("Cancel {count:open_orders}?", "撤销全部 {count:qty} 笔挂单？"),
     "backup.created": ("Backup written: {name}", "备份已写入：{name}"),
 }

@@ -29,8 +29,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "交易员：{trader}   状态：{status}   代码：{symbol}",
     ),
     "orders.summary": (
-        "{shown} of {total} orders · {open} open",
-        "显示 {shown} / 共 {total} 笔 · 挂单 {open} 笔",
+        "{shown:qty} of {total:orders} · {open:qty} open",
+        "显示 {shown:qty} / 共 {total:qty} 笔 · 挂单 {open:qty} 笔",
     ),
     "orders.detail": (
         "{id} · {source} · placed {created} · fees {fees}",
@@ -54,8 +54,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "orders.none_open": ("No open orders to cancel", "没有可撤的挂单"),
     "orders.cancel_failed": ("Cancel failed: {error}", "撤单失败：{error}"),
     "orders.cancel_all_of": (
-        "Cancel all {count} open orders of {trader}?",
-        "撤销 {trader} 的全部 {count} 笔挂单？",
+        "Cancel {count:open_orders} of {trader}?",
+        "撤销 {trader} 的全部 {count:qty} 笔挂单？",
     ),
     # The positions table.
     "positions.col.trader": ("Trader", "交易员"),
@@ -71,8 +71,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "positions.short.unrealized": ("Unreal. P&L", "浮动盈亏"),
     "positions.locked": ("{count} T+1", "{count} 冻结"),
     "positions.summary": (
-        "Trader: {trader}   {count} positions   Sorted by {column} {direction}",
-        "交易员：{trader}   共 {count} 只   按{column}{direction}",
+        "Trader: {trader}   {count:positions}   Sorted by {column} {direction}",
+        "交易员：{trader}   共 {count:qty} 只   按{column}{direction}",
     ),
     "positions.ascending": ("↑", "↑"),
     "positions.descending": ("↓", "↓"),

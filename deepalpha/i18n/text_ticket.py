@@ -15,7 +15,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "ticket.type": ("Type", "类型"),
     "ticket.price": ("Price", "价格"),
     "ticket.trader": ("Account", "账户"),
-    "ticket.board_lot": ("board lot {lot}", "每手 {lot} 股"),
+    "ticket.board_lot": ("board lot {lot:qty}", "每手 {lot:qty} 股"),
     "ticket.star_lot": ("at least 200, then steps of 1", "最低 200 股，超出部分以 1 股递增"),
     "ticket.sellable": ("sellable {sellable}", "可卖 {sellable}"),
     "ticket.t1_locked": ("T+1 locked {count}", "T+1 冻结 {count}"),
@@ -26,15 +26,15 @@ TEXT: dict[str, tuple[str, str]] = {
         "选择证券后显示每手股数与涨跌停价",
     ),
     "ticket.quote": (
-        "{last} (bid {bid} / ask {ask})",
-        "{last}（买一 {bid} / 卖一 {ask}）",
+        "{last:price} (bid {bid:price} / ask {ask:price})",
+        "{last:price}（买一 {bid:price} / 卖一 {ask:price}）",
     ),
     "ticket.no_quote": ("no quote yet", "暂无行情"),
     "ticket.no_match": ("no instrument matches {text}", "没有与 {text} 匹配的证券"),
     # The estimate.
     "ticket.estimate": ("Estimate", "预估"),
     "ticket.price_used": ("Price", "价格"),
-    "ticket.market_at": ("market, est. {price}", "市价，预估 {price}"),
+    "ticket.market_at": ("market, est. {price:price}", "市价，预估 {price:price}"),
     "ticket.amount": ("Est. amount", "预估金额"),
     "ticket.fees": ("Fees", "费用"),
     "ticket.total": ("Total", "合计"),
@@ -85,10 +85,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "{side} {quantity} {symbol} {name}",
         "{side} {symbol} {name} {quantity} 股",
     ),
-    "ticket.confirm_price_limit": ("Limit {price}", "限价 {price}"),
+    "ticket.confirm_price_limit": ("Limit {price:price}", "限价 {price:price}"),
     "ticket.confirm_price_market": (
-        "Market (est. {price})",
-        "市价（预估 {price}）",
+        "Market (est. {price:price})",
+        "市价（预估 {price:price}）",
     ),
     "ticket.confirm_total": (
         "Est. total {total} incl. fees {fees}",
@@ -99,6 +99,16 @@ TEXT: dict[str, tuple[str, str]] = {
         "预估净额 {total}（已扣费用 {fees}）",
     ),
     "ticket.confirm_account": ("Account: {trader}", "账户：{trader}"),
+    "ticket.far_title": ("Price far from the market", "委托价远离市价"),
+    "ticket.far_detail": (
+        "{side} {symbol} at {price:price} is {percent} % {direction} the last price "
+        "{last:price}.\nA limit more than {threshold} % from the last price asks first. "
+        "Send it anyway?",
+        "{side} {symbol} 委托价 {price:price}，{direction}最新价 {last:price} 达 {percent}%。\n"
+        "委托价偏离最新价超过 {threshold}% 时须再次确认。仍要报单吗？",
+    ),
+    "ticket.far_above": ("above", "高于"),
+    "ticket.far_below": ("below", "低于"),
     "ticket.placed_title": ("Order placed", "委托已报"),
     "ticket.placed": (
         "{side} {quantity} {symbol} {price} — {status}",

@@ -26,7 +26,7 @@ from textual_plotext import PlotextPlot
 
 import deepalpha
 from deepalpha.app.backend import BacktestCost
-from deepalpha.i18n import language, t
+from deepalpha.i18n import language, money, t
 from deepalpha.screens.base import BaseScreen, localize_bindings
 from deepalpha.screens.confirm import ConfirmScreen
 from deepalpha.widgets.colours import change_style
@@ -392,15 +392,15 @@ def summary_table(report: dict[str, Any], *, wide: bool = True) -> Table:
     cells: list[tuple[str, Text | str]] = [
         (t("backtest.r_period"), f"{s.get('start') or '—'} → {s.get('end') or '—'}"),
         (t("backtest.r_bars"), f"{s.get('bars', 0):,}"),
-        (t("backtest.r_initial"), f"{cur} {s['initial_cash']}"),
-        (t("backtest.r_final"), f"{cur} {s['final_equity']}"),
+        (t("backtest.r_initial"), money(Decimal(s["initial_cash"]), cur)),
+        (t("backtest.r_final"), money(Decimal(s["final_equity"]), cur)),
         (t("backtest.r_return"), _pct(s.get("total_return"))),
         (t("backtest.r_annual"), _pct(s.get("annualized_return"))),
         (t("backtest.r_sharpe"), f"{Decimal(sharpe):.2f}" if sharpe is not None else "—"),
         (t("backtest.r_drawdown"), _pct_plain(s.get("max_drawdown"))),
-        (t("backtest.r_trades"), f"{s.get('trades', 0)} / {s.get('round_trips', 0)}"),
+        (t("backtest.r_trades"), f"{s.get('trades', 0):,} / {s.get('round_trips', 0):,}"),
         (t("backtest.r_win"), _pct_plain(win)),
-        (t("backtest.r_fees"), f"{cur} {s.get('fees_total', '0')}"),
+        (t("backtest.r_fees"), money(Decimal(s.get("fees_total") or 0), cur)),
         (t("backtest.r_turnover"), f"{Decimal(s.get('turnover') or 0):.2f}×"),
         (t("backtest.r_rejected"), str(statuses.get("rejected", 0))),
         (t("backtest.r_expired"), str(statuses.get("expired", 0))),

@@ -37,10 +37,13 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("escape", "answer(False)", show=False, id="confirm.escape"),
     ]
 
-    def __init__(self, question: str, detail: str = "") -> None:
+    def __init__(self, question: str, detail: str = "", *, focus_no: bool = False) -> None:
         super().__init__()
         self.question = question
         self.detail = detail
+        # A warning (a price far from the market) starts on "no": Enter pressed on from the
+        # step before must not send it.
+        self.focus_no = focus_no
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -52,7 +55,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(f"{t('common.cancel')} (n)", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()
+        self.query_one("#no" if self.focus_no else "#yes", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")

@@ -407,9 +407,48 @@ class OrderTicket(ModalScreen[Order | None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._send(req)
+                self._send_unless_far(req)
 
         self.app.push_screen(ConfirmScreen(t("ticket.confirm_title"), detail), answered)
+
+    def _send_unless_far(self, req: OrderRequest) -> None:
+        """A limit far from the last price asks once more, naming both prices and the distance:
+        a fat finger (5000 for 500) passes every rule in Hong Kong, which has no daily band."""
+        far = self._far_from_market(req)
+        if far is None:
+            self._send(req)
+            return
+        last, distance, threshold = far
+        assert req.limit_price is not None
+        detail = t(
+            "ticket.far_detail",
+            side=t(f"side.{req.side.value}"),
+            symbol=req.symbol,
+            price=req.limit_price,
+            last=last,
+            percent=f"{distance:,.1f}",
+            direction=t("ticket.far_above" if req.limit_price > last else "ticket.far_below"),
+            threshold=f"{threshold:g}",
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send(req)
+
+        screen = ConfirmScreen(t("ticket.far_title"), detail, focus_no=True)
+        self.app.push_screen(screen, answered)
+
+    def _far_from_market(self, req: OrderRequest) -> tuple[Decimal, Decimal, Decimal] | None:
+        """(last price, distance in %, threshold) when the limit is further from the last
+        price than the ``fat_finger_percent`` setting allows, else ``None``."""
+        if req.type is not OrderType.LIMIT or req.limit_price is None:
+            return None
+        threshold = self.backend.fat_finger_percent()
+        quote = self.backend.quotes().get(req.symbol)
+        if threshold <= 0 or quote is None or quote.last <= 0:
+            return None
+        distance = abs(req.limit_price - quote.last) / quote.last * 100
+        return (quote.last, distance, threshold) if distance > threshold else None
 
     # --- sending ------------------------------------------------------------------------
     @work(exclusive=True, group="ticket-send")

@@ -24,6 +24,7 @@ from deepalpha.app.backend import PositionView
 from deepalpha.i18n import Msg, language, money, t
 from deepalpha.screens.base import BaseScreen, BindingText, localize_bindings
 from deepalpha.widgets.colours import change_style
+from deepalpha.widgets.formats import price
 
 COLUMNS = (
     "trader",
@@ -133,16 +134,13 @@ BINDING_TEXT: dict[str, BindingText] = {
 }
 
 
-def _price(value: Decimal | None, hk: bool) -> str:
-    if value is None:
-        return t("common.none")
-    return f"{value:,.3f}" if hk else f"{value:,.2f}"
+def _price(value: Decimal | None) -> str:
+    return t("common.none") if value is None else price(value)
 
 
 def cells(p: PositionView, trader_name: str, *, narrow: bool = False) -> tuple[Text, ...]:
     """One row of the table (every column), right-aligned numbers, P&L in the up/down
     colours."""
-    hk = p.currency == "HKD"
     locked = p.quantity - p.sellable
     sellable = Text(f"{p.sellable:,}", justify="right")
     if locked > 0 and not narrow:  # bought today: T+1 on A-shares
@@ -153,16 +151,16 @@ def cells(p: PositionView, trader_name: str, *, narrow: bool = False) -> tuple[T
         Text(p.display_name(language())),
         Text(f"{p.quantity:,}", justify="right"),
         sellable,
-        Text(_price(p.avg_cost, hk), justify="right"),
-        Text(_price(p.last, hk), justify="right"),
-        Text(money(p.market_value, p.currency), justify="right"),
+        Text(_price(p.avg_cost), justify="right"),
+        Text(_price(p.last), justify="right"),
+        Text(money(p.market_value, p.currency, compact=True), justify="right"),
         Text(
-            money(p.unrealized_pnl, p.currency, sign=True),
+            money(p.unrealized_pnl, p.currency, sign=True, compact=True),
             style=change_style(p.unrealized_pnl),
             justify="right",
         ),
         Text(
-            money(p.realized_pnl, p.currency, sign=True),
+            money(p.realized_pnl, p.currency, sign=True, compact=True),
             style=change_style(p.realized_pnl),
             justify="right",
         ),

@@ -141,8 +141,11 @@ class SettingsScreen(BaseScreen):
                 yield Input(
                     password=True, id="api-key", placeholder=t("settings.key_hint"), compact=True
                 )
-                yield Button(t("settings.save_key"), id="save-key", variant="primary")
-                yield Button(t("settings.clear_key"), id="clear-key", variant="warning")
+                # Compact: in a one-line row a bordered button showed its borders, not its label.
+                yield Button(t("settings.save_key"), id="save-key", variant="primary", compact=True)
+                yield Button(
+                    t("settings.clear_key"), id="clear-key", variant="warning", compact=True
+                )
 
     def _theme_options(self) -> list[tuple[str, str]]:
         return [(t("settings.theme_dark"), "dark"), (t("settings.theme_light"), "light")]

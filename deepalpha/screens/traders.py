@@ -166,7 +166,10 @@ class TraderForm(ModalScreen[TraderFormResult | None]):
         with VerticalScroll():
             title = t("traders.form_edit", name=ex.name) if ex else t("traders.form_new")
             yield Static(title, classes="title")
-            yield self._row("traders.f_name", Input(ex.name if ex else "", id="name", compact=True))
+            name_field = Input(
+                ex.name if ex else "", id="name", placeholder=t("traders.ph_name"), compact=True
+            )
+            yield self._row("traders.f_name", name_field)
             kind = Select(
                 kinds,
                 value=(ex.kind.value if ex else TraderKind.DISCRETIONARY.value),
@@ -193,29 +196,57 @@ class TraderForm(ModalScreen[TraderFormResult | None]):
                 symbols = ", ".join(settings.get("symbols") or [])
                 yield self._row(
                     "traders.f_symbols",
-                    Input(symbols, id="symbols", placeholder="600519, 00700.HK", compact=True),
+                    Input(symbols, id="symbols", placeholder=t("traders.ph_symbols"), compact=True),
                 )
                 interval = settings.get("interval_minutes") or self.default_interval
                 yield self._row(
-                    "traders.f_interval", Input(str(interval), id="interval", compact=True)
+                    "traders.f_interval",
+                    Input(
+                        str(interval),
+                        id="interval",
+                        placeholder=t("traders.ph_interval", minutes=self.default_interval),
+                        compact=True,
+                    ),
                 )
                 yield Static(t("traders.ai_note"), classes="note", id="model-note")
             with Horizontal(classes="row", id="strategy-row"):
                 yield Label(t("traders.f_sma"))
-                yield Input(str(settings["fast"]), id="fast", placeholder="fast", compact=True)
-                yield Input(str(settings["slow"]), id="slow", placeholder="slow", compact=True)
-                yield Input(str(settings["qty"]), id="qty", placeholder="qty", compact=True)
+                for field in ("fast", "slow", "qty"):
+                    yield Input(
+                        str(settings[field]),
+                        id=field,
+                        placeholder=t(f"traders.ph_{field}", default=DEFAULT_SMA[field]),
+                        compact=True,
+                    )
             if ex is None:
                 yield Static(t("traders.s_cash"), classes="section")
-                yield self._row("traders.f_cash_cny", Input("1000000", id="cash_cny", compact=True))
-                yield self._row("traders.f_cash_hkd", Input("0", id="cash_hkd", compact=True))
+                # A real opening amount, filled in (and read back with its separators); the
+                # placeholder, dim and worded as a hint, shows only once the field is cleared.
+                yield self._row(
+                    "traders.f_cash_cny",
+                    Input(
+                        "1,000,000",
+                        id="cash_cny",
+                        placeholder=t("traders.ph_cash", example="1,000,000"),
+                        compact=True,
+                    ),
+                )
+                yield self._row(
+                    "traders.f_cash_hkd",
+                    Input(
+                        "",
+                        id="cash_hkd",
+                        placeholder=t("traders.ph_cash", example="500,000"),
+                        compact=True,
+                    ),
+                )
             yield Static(t("traders.s_limits"), classes="section")
             for name, _kind in LIMIT_FIELDS:
                 value = getattr(limits, name)
                 yield self._row(
                     f"traders.l_{name}",
                     Input(
-                        "" if value is None else str(value),
+                        "" if value is None else f"{value:,}",
                         id=name,
                         placeholder=t("traders.no_limit"),
                         compact=True,
@@ -411,15 +442,15 @@ class TradersScreen(BaseScreen):
         ret = v.return_pct
         lim = v.limits
         limit_bits = [
-            f"{t('traders.short_order')}≤{lim.max_order_value}" if lim.max_order_value else "",
-            f"{t('traders.short_loss')}≤{lim.max_daily_loss}" if lim.max_daily_loss else "",
+            f"{t('traders.short_order')}≤{lim.max_order_value:,}" if lim.max_order_value else "",
+            f"{t('traders.short_loss')}≤{lim.max_daily_loss:,}" if lim.max_daily_loss else "",
         ]
         return (
             v.name,
             t(f"traders.kind_{v.kind}"),
             v.model_label,
             state,
-            Text(money(v.equity), justify="right"),
+            Text(money(v.equity, compact=True), justify="right"),
             Text(f"{ret:+.2f}%", style=change_style(ret), justify="right"),
             Text(str(v.open_orders), justify="right"),
             " ".join(b for b in limit_bits if b) or t("common.none"),

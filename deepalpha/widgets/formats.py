@@ -14,7 +14,8 @@ def price(value: Decimal | None) -> str:
     """A price with the decimals its tick needs: 2, or 3 for HK stocks under HK$0.50."""
     if value is None:
         return NONE
-    exponent = value.as_tuple().exponent
+    # Normalised: a price stored as 495.600 is shown as its tick shows it, 495.60.
+    exponent = value.normalize().as_tuple().exponent
     places = 2 if not isinstance(exponent, int) else min(3, max(2, -exponent))
     return f"{value:,.{places}f}"
 
@@ -48,7 +49,7 @@ def _places(x: float) -> str:
 def short_money(amount: Decimal, currency: str = "CNY", *, sign: bool = False) -> str:
     """Money for narrow columns: no cents above 100,000 in English (Chinese uses 万/亿)."""
     places = 0 if language() != "zh" and abs(amount) >= 100_000 else 2
-    return money(amount, currency, places=places, sign=sign)
+    return money(amount, currency, places=places, sign=sign, compact=True)
 
 
 BASELINE_LABEL = BaselineModel().name  # "baseline (no LLM)"

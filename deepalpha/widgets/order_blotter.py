@@ -36,6 +36,7 @@ from deepalpha.engine.markets.sessions import HONG_KONG, SHANGHAI
 from deepalpha.engine.orders import Order, OrderStatus, Side
 from deepalpha.i18n import language, say, t
 from deepalpha.widgets.colours import convention, down_colour, up_colour
+from deepalpha.widgets.formats import price
 
 S = OrderStatus
 STATUS_GROUPS: tuple[str, ...] = ("all", "open", "filled", "cancelled", "rejected", "expired")
@@ -108,10 +109,6 @@ def fit(text: str, width: int, right: bool = False) -> str:
         n = width
     pad = " " * (width - n)
     return pad + text if right else text + pad
-
-
-def price_text(value: object, hk: bool) -> str:
-    return f"{value:.3f}" if hk else f"{value:.2f}"
 
 
 # Binding id → catalogue key of what it does (the Help screen's text).
@@ -552,9 +549,9 @@ class OrderBlotter(ScrollView, can_focus=True):
         if key == "price":
             avg = o.avg_price
             if avg is not None:
-                return price_text(avg, hk), None
+                return price(avg), None
             if o.limit_price is not None:
-                return price_text(o.limit_price, hk), None
+                return price(o.limit_price), None
             return t("orders.market_price"), "muted"
         if key == "status":
             s = o.status

@@ -208,13 +208,13 @@ def _entry_price(decision: Decision, broker: PaperBroker) -> Decimal | None:
 def _reward_risk(decision: Decision, price: Decimal, rules: ValidationSettings) -> Msg | None:
     """reward = take-profit − price, risk = price − stop-loss, against the real entry."""
     stop, target, symbol = decision.stop_loss, decision.take_profit, decision.symbol
-    shown = _price(price)
+    shown = price
     if stop is None or target is None:
         return Msg("ai.rule.needs_stops", symbol=symbol, price=shown)
     if stop >= price:
-        return Msg("ai.rule.stop_not_below", symbol=symbol, stop=_price(stop), price=shown)
+        return Msg("ai.rule.stop_not_below", symbol=symbol, stop=stop, price=shown)
     if target <= price:
-        return Msg("ai.rule.target_not_above", symbol=symbol, target=_price(target), price=shown)
+        return Msg("ai.rule.target_not_above", symbol=symbol, target=target, price=shown)
     ratio = (target - price) / (price - stop)
     if ratio < rules.min_reward_risk:
         return Msg(
@@ -222,8 +222,8 @@ def _reward_risk(decision: Decision, price: Decimal, rules: ValidationSettings) 
             symbol=symbol,
             ratio=_ratio(ratio),
             price=shown,
-            stop=_price(stop),
-            target=_price(target),
+            stop=stop,
+            target=target,
             minimum=rules.min_reward_risk,
         )
     return None
@@ -257,7 +257,7 @@ def _position_cap(
             "ai.rule.position_cap",
             quantity=decision.quantity,
             symbol=symbol,
-            value=_price(value.quantize(D("0.01"))),
+            value=value,
             currency=currency,
             percent=_ratio(share * 100),
             cap=_ratio(rules.max_position_fraction * 100),
@@ -288,11 +288,6 @@ def _min_holding(
             minimum=rules.min_holding_minutes,
         )
     return None
-
-
-def _price(value: Decimal) -> str:
-    """1,500.00 — thousands separated, the places the price came with."""
-    return f"{value:,}"
 
 
 def _ratio(value: Decimal) -> str:
