@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import shutil
 import sqlite3
 import subprocess
@@ -39,6 +40,7 @@ from deepalpha.sync.backup import (
     SQLITE_FILE,
     BackupError,
     auto_backup,
+    clean_leftovers,
     create_backup,
     list_backups,
     made_today,
@@ -469,13 +471,76 @@ def test_prune_keeps_the_newest_of_each_day_and_week(
     (folder / "safety-20240101-000000").mkdir()
     (folder / "notes.txt").write_text("mine", "utf-8")
 
-    removed = prune_backups(tmp_path, daily, weekly)
+    removed = prune_backups(tmp_path, daily, weekly, include_manual=True)
 
     assert {p.name for p in removed} == {files[s].name for s in set(STAMPS) - kept}
     assert {p.name for p in folder.iterdir()} == {files[s].name for s in kept} | {
         "safety-20240101-000000",
         "notes.txt",
     }
+
+
+def test_retention_prunes_automatic_backups_only_and_logs_each(
+    made: Made, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "backups"
+    autos = _seed(folder, made.archive, [f"{s}-auto" for s in STAMPS[:4]])
+    mine = _seed(folder, made.archive, ["20240301-090000-before-risky-change", "20240302-090000"])
+    caplog.set_level(logging.INFO, logger="deepalpha.backup")
+
+    removed = prune_backups(tmp_path, 1, 0)
+
+    # Of the automatic ones only the newest is kept; a person's archives all stay.
+    assert sorted(removed) == sorted(autos[f"{s}-auto"] for s in STAMPS[1:4])
+    assert all(p.exists() for p in mine.values())
+    logged = [r.getMessage() for r in caplog.records if r.name == "deepalpha.backup"]
+    assert len(logged) == 3 and all(str(p) in " ".join(logged) for p in removed)
+    # Asked for, the person's archives are pruned by the same policy.
+    removed = prune_backups(tmp_path, 1, 0, include_manual=True)
+    assert sorted(removed) == sorted(mine.values())
+
+
+def test_a_killed_backup_leaves_nothing_behind(made: Made, tmp_path: Path) -> None:
+    """A ``backup create`` killed mid-way leaves its work folder (hundreds of MB): the next
+    backup or start removes it, but never the folder of a backup that is still running."""
+    data = tmp_path / "data"
+    restore_backup(made.archive, data)
+    folder = data / "backups"
+    folder.mkdir(exist_ok=True)
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from deepalpha.sync.backup import _work_dir\n"
+        "with _work_dir('.backup-', Path(sys.argv[1])) as w:\n"
+        "    (w / 'deepalpha.db').write_bytes(b'x' * 1000)\n"
+        "    print(w, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    running = subprocess.Popen(
+        [sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True
+    )
+    killed = subprocess.Popen(
+        [sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert running.stdout is not None and killed.stdout is not None
+        alive, dead = (
+            Path(running.stdout.readline().strip()),
+            Path(killed.stdout.readline().strip()),
+        )
+        killed.kill()
+        killed.wait()
+        assert dead.is_dir()  # what SIGKILL leaves
+
+        assert clean_leftovers(data) == [dead]
+        assert alive.is_dir() and not dead.exists()
+        new = create_backup(data)  # a backup still runs beside the other one
+        assert verify_backup(new).ok and alive.is_dir()
+    finally:
+        running.kill()
+        running.wait()
+    assert clean_leftovers(data) == [alive]
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
 
 
 # --- the command line -----------------------------------------------------------------------------
@@ -520,8 +585,16 @@ def test_the_backup_commands(
     assert main([*d, "backup", "restore", str(info.path), "--yes"]) == 0
     assert "what it replaced is kept in" in capsys.readouterr().out
 
-    assert main([*d, "backup", "prune", "--keep-daily", "0", "--keep-weekly", "0"]) == 0
-    assert "0 deleted, 1 kept" in capsys.readouterr().out
+    assert main([*d, "backup", "create", "--label", "second"]) == 0
+    keep0 = ["--keep-daily", "0", "--keep-weekly", "0"]
+    assert main([*d, "backup", "prune", *keep0]) == 0
+    assert "0 deleted, 2 kept" in capsys.readouterr().out  # a person's archives stay
+    assert main([*d, "backup", "prune", *keep0, "--include-manual"]) == 2  # not at a terminal
+    assert "--yes" in capsys.readouterr().err
+    assert len(list_backups(data)) == 2
+    assert main([*d, "backup", "prune", *keep0, "--include-manual", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert f"deleted {info.path.name}" in out and "1 deleted, 1 kept" in out
 
     assert main(["--data-dir", str(tmp_path / "empty"), "backup", "create"]) == 2
     assert "no database" in capsys.readouterr().err
@@ -535,7 +608,8 @@ def test_auto_backup_makes_one_a_day_and_prunes(
     data = tmp_path / "data"
     restore_backup(made.archive, data)
     (data / "settings.toml").write_text("[storage]\nkeep_daily = 1\nkeep_weekly = 0\n", "utf-8")
-    old = _seed(data / "backups", made.archive, STAMPS[:3])
+    old = _seed(data / "backups", made.archive, [f"{s}-auto" for s in STAMPS[:3]])
+    mine = _seed(data / "backups", made.archive, ["20240301-090000-before-risky-change"])
 
     async def scenario() -> tuple[Path | None, Path | None]:
         rt = Runtime(RuntimeOptions(data_dir=data, speed=1, tick_interval=1.0, auto_backup=True))
@@ -557,7 +631,8 @@ def test_auto_backup_makes_one_a_day_and_prunes(
     assert verify_backup(first).ok
     # Pruned with the settings' keep_daily = 1, keep_weekly = 0: only today's is left.
     assert not any(p.exists() for p in old.values())
-    assert [i.path for i in list_backups(data)] == [first]
+    # A person's own archive is never pruned by the automatic policy.
+    assert [i.path for i in list_backups(data)] == [first, *mine.values()]
 
 
 # --- Postgres -------------------------------------------------------------------------------------

@@ -240,9 +240,18 @@ def restore(given: Shared, archive: Path, yes: bool) -> int:
     metavar="M",
     help="Newest archive of each of the last M weeks (default: settings, 4).",
 )
+@click.option(
+    "--include-manual",
+    is_flag=True,
+    help="Prune your own archives (backup create) by the same policy, not only automatic ones.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before pruning your own archives.")
 @_command
-def prune(given: Shared, keep_daily: int | None, keep_weekly: int | None) -> int:
-    """Delete archives outside the retention policy."""
+def prune(
+    given: Shared, keep_daily: int | None, keep_weekly: int | None, include_manual: bool, yes: bool
+) -> int:
+    """Delete automatic archives outside the retention policy (your own archives only with
+    --include-manual)."""
     from deepalpha.app import paths  # noqa: PLC0415
     from deepalpha.app.settings import Settings, use_settings_file  # noqa: PLC0415
     from deepalpha.sync import backup as backups  # noqa: PLC0415
@@ -254,11 +263,26 @@ def prune(given: Shared, keep_daily: int | None, keep_weekly: int | None) -> int
         storage = Settings().storage
         daily = keep_daily if keep_daily is not None else storage.keep_daily
         weekly = keep_weekly if keep_weekly is not None else storage.keep_weekly
-        removed = backups.prune_backups(data_dir, daily, weekly)
+        if include_manual and not yes:
+            if not sys.stdin.isatty():
+                raise backups.BackupError(
+                    "--include-manual deletes archives you made yourself; confirm with --yes "
+                    "when not at a terminal"
+                )
+            answer = console.input(
+                f"Delete your own archives in {paths.backup_dir(data_dir)} outside the newest of "
+                f"the last {daily} days and {weekly} weeks? [y/N] "
+            )
+            if answer.strip().lower() not in ("y", "yes"):
+                console.print("nothing was deleted")
+                return 1
+        removed = backups.prune_backups(data_dir, daily, weekly, include_manual=include_manual)
     for path in removed:
         console.print(f"deleted {path.name}")
     left = len(backups.list_backups(data_dir))
+    which = "archives" if include_manual else "automatic archives"
     console.print(
-        f"{len(removed)} deleted, {left} kept (newest of the last {daily} days and {weekly} weeks)"
+        f"{len(removed)} deleted, {left} kept ({which}: newest of the last {daily} days and "
+        f"{weekly} weeks{'' if include_manual else '; your own archives are never pruned'})"
     )
     return 0

@@ -391,6 +391,7 @@ class Runtime:
         )
         if auto and self.store.target is not None and self.store.target.is_sqlite:
             self._tasks.append(asyncio.create_task(self._auto_backup_loop(), name="auto-backup"))
+        self._tasks.append(asyncio.create_task(self._clean_leftovers(), name="clean-leftovers"))
         self.started = True
         log.info(
             "engine ready: %d traders, %d open orders, database %s, %s at %s",
@@ -644,6 +645,17 @@ class Runtime:
         while True:
             await asyncio.sleep(1.0)
             self.broker.check_kill_switches()
+
+    async def _clean_leftovers(self) -> None:
+        """What a killed backup or restore left behind goes on the next start (off its path)."""
+        from deepalpha.sync.backup import clean_leftovers  # noqa: PLC0415
+
+        target = self.store.target
+        db_dir = target.path.parent if target is not None and target.path is not None else None
+        try:
+            await asyncio.to_thread(clean_leftovers, self.data_dir, db_dir)
+        except OSError as exc:
+            log.warning("could not remove what an interrupted backup left behind: %s", exc)
 
     async def _auto_backup_loop(self) -> None:
         from deepalpha.sync.backup import auto_backup  # noqa: PLC0415

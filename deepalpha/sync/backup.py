@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import gzip
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -34,6 +36,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+import time as clock_time
 import tomllib
 import zlib
 from collections.abc import Iterator
@@ -60,6 +63,13 @@ PREFIX = "deepalpha-backup-"
 SUFFIX = ".tar.gz"
 SAFETY_PREFIX = "safety-"
 AUTO_LABEL = "auto"
+# Work folders of a backup and a restore; a killed one leaves its folder behind.
+BACKUP_WORK = ".backup-"
+RESTORE_WORK = ".restore-"
+IN_USE = ".in-use"  # flock'd by the process working in the folder
+FRESH_SECONDS = 60  # a folder without its marker yet may be one being made right now
+
+log = logging.getLogger("deepalpha.backup")
 SECRET_WORDS = ("key", "token", "secret", "password")
 PG_DUMP_MISSING = (
     "pg_dump is not installed: install the PostgreSQL client (e.g. apt-get install "
@@ -133,6 +143,51 @@ def _archives(folder: Path) -> list[tuple[datetime, Path]]:
             found.append((when, p))
     found.sort(key=lambda item: (item[0], item[1].name), reverse=True)
     return found
+
+
+# --- work folders -----------------------------------------------------------------------------
+@contextlib.contextmanager
+def _work_dir(prefix: str, parent: Path) -> Iterator[Path]:
+    """A temporary folder another process can tell is in use (its marker is locked)."""
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as tmp:
+        work = Path(tmp)
+        with (work / IN_USE).open("w") as marker:
+            fcntl.flock(marker, fcntl.LOCK_EX)
+            yield work
+
+
+def clean_leftovers(data_dir: Path, db_dir: Path | None = None) -> list[Path]:
+    """Remove the work folders a killed backup or restore left behind (hundreds of MB each);
+    a folder whose process still runs is left alone. Returns what was removed."""
+    found = [*_glob_dirs(paths.backup_dir(data_dir), BACKUP_WORK)]
+    found += _glob_dirs(db_dir or data_dir, RESTORE_WORK)
+    removed = []
+    for folder in found:
+        if _in_use(folder):
+            continue
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            log.info("removed %s left by an interrupted backup or restore (%s bytes)", folder, size)
+            removed.append(folder)
+    return removed
+
+
+def _glob_dirs(parent: Path, prefix: str) -> list[Path]:
+    return sorted(p for p in parent.glob(prefix + "*") if p.is_dir()) if parent.is_dir() else []
+
+
+def _in_use(folder: Path) -> bool:
+    try:
+        marker = (folder / IN_USE).open("r")
+    except FileNotFoundError:
+        return clock_time.time() - folder.stat().st_mtime < FRESH_SECONDS
+    with marker:
+        try:
+            fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -414,8 +469,8 @@ def create_backup(
         raise BackupError(f"cannot create the backup folder {folder}: {exc.strerror}") from None
     label = _clean_label(label)
     created = _now()
-    with tempfile.TemporaryDirectory(prefix=".backup-", dir=folder) as tmp:
-        work = Path(tmp)
+    clean_leftovers(data_dir)
+    with _work_dir(BACKUP_WORK, folder) as work:
         if target.is_sqlite:
             assert target.path is not None
             if not target.path.is_file():
@@ -752,8 +807,7 @@ def restore_backup(
     with _exclusive(data_dir):
         db_dir = target.path.parent if target.path is not None else data_dir
         db_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".restore-", dir=db_dir) as tmp:
-            work = Path(tmp)
+        with _work_dir(RESTORE_WORK, db_dir) as work:
             result = _inspect(archive, work)
             if not result.ok:
                 raise BackupError(
@@ -815,17 +869,28 @@ def restore_backup(
 
 # --- prune --------------------------------------------------------------------------------------
 def prune_backups(
-    data_dir: Path, keep_daily: int, keep_weekly: int, *, dest_dir: Path | None = None
+    data_dir: Path,
+    keep_daily: int,
+    keep_weekly: int,
+    *,
+    include_manual: bool = False,
+    dest_dir: Path | None = None,
 ) -> list[Path]:
-    """Delete archives outside the retention policy; return what was deleted.
+    """Delete automatic archives outside the retention policy; return what was deleted.
 
     Kept: the newest archive of each of the last ``keep_daily`` days that have archives, the
-    newest of each of the last ``keep_weekly`` ISO weeks, and always the newest of all. Safety
-    copies (folders) are never touched.
+    newest of each of the last ``keep_weekly`` ISO weeks, and always the newest of all. A
+    person's own archives (made with ``backup create``, labelled or not) are never candidates
+    unless ``include_manual``; safety copies (folders) are never touched. Each deletion is
+    logged.
     """
     if keep_daily < 0 or keep_weekly < 0:
         raise BackupError("--keep-daily and --keep-weekly must be 0 or more")
-    found = _archives(dest_dir or paths.backup_dir(data_dir))
+    found = [
+        (when, path)
+        for when, path in _archives(dest_dir or paths.backup_dir(data_dir))
+        if include_manual or archive_label(path) == AUTO_LABEL
+    ]
     if not found:
         return []
     keep = {found[0][1]}
@@ -850,6 +915,12 @@ def prune_backups(
                 continue
             except OSError as exc:
                 raise BackupError(f"cannot delete the old backup {path}: {exc.strerror}") from None
+            log.info(
+                "pruned backup %s (retention: newest of %d days, %d weeks)",
+                path,
+                keep_daily,
+                keep_weekly,
+            )
             removed.append(path)
     return removed
 
