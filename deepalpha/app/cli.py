@@ -395,6 +395,8 @@ def _run_workstation(given: Shared) -> int:
         app.run()
     except (DatabaseError, DataDirBusy) as exc:
         raise UserError(str(exc)) from None
+    if app.start_error is not None:
+        raise UserError(str(app.start_error))
     return app.return_code or 0
 
 

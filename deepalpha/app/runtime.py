@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from deepalpha.app import paths
 from deepalpha.app.first_settings import FirstFrameSettings, first_frame_settings, use_settings_file
 from deepalpha.app.lock import DataDirLock
+from deepalpha.app.lost_database import check_not_lost, mark_created
 from deepalpha.engine import clock as clocks
 from deepalpha.engine.bus import EventBus
 from deepalpha.engine.clock import Clock
@@ -309,12 +310,17 @@ class Runtime:
         if FirstFrameSettings.of(self.settings) != self.first_settings:
             self.first_settings = FirstFrameSettings.of(self.settings)  # changed meanwhile
             self.prepared = False
+        from deepalpha.storage.database import resolve  # noqa: PLC0415 - imported by now
+
+        database = resolve(opts.database_url, opts.data_dir).path
+        check_not_lost(database, opts.data_dir)  # before the store would make a schema afresh
         self.store = await open_store(opts.database_url, opts.data_dir)
         if not self.prepared:
             self._speed = self._start_speed(await self.store.get_preference(SPEED_PREFERENCE))
         state = await self.store.load_state()
         if not state.traders and opts.demo:
             state = await self._create_demo()
+        mark_created(database, opts.data_dir)
         if not self.prepared or not self._same_market(state):
             self.market = self._build_market(state.market, state.last_days)
         ids: dict[str, Any] = {}

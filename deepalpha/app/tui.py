@@ -21,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from deepalpha.app.backend import Backend
+from deepalpha.app.lock import DataDirBusy
 from deepalpha.engine.events import (
     FillEvent,
     NotificationEvent,
@@ -29,6 +30,7 @@ from deepalpha.engine.events import (
 )
 from deepalpha.engine.orders import OrderStatus
 from deepalpha.i18n import language, language_from_locale, say, set_language, t
+from deepalpha.storage.errors import DatabaseError
 from deepalpha.widgets.colours import set_convention
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -180,6 +182,7 @@ class DeepAlphaApp(App[None]):
         self.current_trader: str | None = None
         self.colours_setting = "auto"
         self._engine_ready = False
+        self.start_error: Exception | None = None  # why the engine could not start
         super().__init__()
         self._modes = {name: _lazy_screen(name) for name in SCREENS}
 
@@ -189,7 +192,11 @@ class DeepAlphaApp(App[None]):
         # preferences in milliseconds; the database engine, the broker and the traders start
         # behind the screen (``_start_engine``).
         if self._start_backend:
-            await self.backend.open()
+            try:
+                await self.backend.open()
+            except (DatabaseError, DataDirBusy) as exc:
+                self._cannot_start(exc)
+                return
         await self._load_preferences()
         first = self._start_screen or self._last_screen
         if first not in QUICK_SCREENS:
@@ -198,10 +205,21 @@ class DeepAlphaApp(App[None]):
         self._listen()
         self._start_engine()
 
+    def _cannot_start(self, exc: Exception) -> None:
+        """A database or data directory the engine cannot use is a person's problem, told in
+        one line once the screen has closed (``start_error``), not a traceback."""
+        self.start_error = exc
+        self.exit(return_code=2)
+
     async def engine_started(self) -> None:
-        """Wait until the whole engine runs (at once when it does)."""
+        """Wait until the whole engine runs (at once when it does); when it cannot start, the
+        app closes with the reason and this never returns."""
         if self._start_backend:
-            await self.backend.start()
+            try:
+                await self.backend.start()
+            except (DatabaseError, DataDirBusy) as exc:
+                self._cannot_start(exc)
+                await asyncio.Event().wait()  # cancelled as the app closes
         if self.current_trader is None:
             traders = self.backend.traders()
             if traders:

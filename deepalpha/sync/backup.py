@@ -571,6 +571,11 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
+def archive_paths(data_dir: Path) -> list[tuple[datetime, Path]]:
+    """The archives in the data directory's backup folder, newest first, without opening them."""
+    return _archives(paths.backup_dir(data_dir))
+
+
 def list_backups(data_dir: Path) -> list[BackupInfo]:
     """The archives in the data directory's backup folder, newest first."""
     out = []
