@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from deepalpha.app import paths
 from deepalpha.app.first_settings import FirstFrameSettings, first_frame_settings, use_settings_file
-from deepalpha.app.lock import DataDirLock
+from deepalpha.app.lock import DataDirLock, FileLock, database_lock
 from deepalpha.app.lost_database import check_not_lost, mark_created
 from deepalpha.engine import clock as clocks
 from deepalpha.engine.bus import EventBus
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from deepalpha.engine.broker import PaperBroker
     from deepalpha.engine.persistence import EventWriter, StoredState
     from deepalpha.engine.strategy_trader import StrategyTrader
+    from deepalpha.storage.database import DatabaseTarget
+    from deepalpha.storage.ownership import EngineLease
     from deepalpha.storage.repository import SqlStore
 
 log = logging.getLogger("deepalpha")
@@ -175,6 +177,8 @@ class Runtime:
     _talib: asyncio.Task[None] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _lock: DataDirLock | None = None
+    _db_lock: FileLock | None = None  # beside a SQLite file outside the data directory
+    _lease: EngineLease | None = None  # the Postgres database's advisory lock
     # Called with the bus as soon as it exists, before recovery and the market publish.
     on_bus: list[Callable[[EventBus], None]] = field(default_factory=list)
     started: bool = False
@@ -282,9 +286,27 @@ class Runtime:
         return twin
 
     def _release_lock(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        for lock in (self._db_lock, self._lock):
+            if lock is not None:
+                lock.release()
+        self._db_lock = self._lock = None
+
+    async def _release_lease(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            await lease.release()
+
+    async def _own_database(self, target: DatabaseTarget) -> None:
+        """One engine per database, whatever data directory each names."""
+        if target.path is None:
+            from deepalpha.storage.ownership import acquire_lease  # noqa: PLC0415
+
+            self._lease = await acquire_lease(target)
+            return
+        lock = database_lock(target.path)
+        if self._lock is None or lock.path.resolve() != self._lock.path.resolve():
+            lock.acquire()
+            self._db_lock = lock
 
     async def start(self) -> None:
         self.prepare()
@@ -292,6 +314,7 @@ class Runtime:
             await self._start()
         except BaseException:
             await self._stop_display()
+            await self._release_lease()
             self._release_lock()
             raise
 
@@ -312,7 +335,9 @@ class Runtime:
             self.prepared = False
         from deepalpha.storage.database import resolve  # noqa: PLC0415 - imported by now
 
-        database = resolve(opts.database_url, opts.data_dir).path
+        target = resolve(opts.database_url, opts.data_dir)
+        await self._own_database(target)
+        database = target.path
         check_not_lost(database, opts.data_dir)  # before the store would make a schema afresh
         self.store = await open_store(opts.database_url, opts.data_dir)
         if not self.prepared:
@@ -781,4 +806,5 @@ class Runtime:
             await self.store.close()
             self.started = False
             log.info("engine stopped; everything persisted")
+        await self._release_lease()
         self._release_lock()

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from deepalpha import __version__
 from deepalpha.app import paths
-from deepalpha.app.lock import DataDirBusy, DataDirLock
+from deepalpha.app.lock import DataDirBusy, DataDirLock, FileLock, database_lock
 from deepalpha.engine import clock as clocks
 
 if TYPE_CHECKING:
@@ -728,24 +728,42 @@ def verify_backup(path: Path) -> VerifyResult:
 
 
 # --- restore ------------------------------------------------------------------------------------
+STOP_FIRST = "stop the running DeepAlpha first, then restore"
+
+
 @contextlib.contextmanager
-def _exclusive(data_dir: Path) -> Iterator[None]:
-    """Hold the data directory's lock so no DeepAlpha starts during the restore."""
-    lock = DataDirLock(data_dir)
-    if lock.held_elsewhere():
-        raise BackupError(
-            f"DeepAlpha is running on {data_dir}; stop the running DeepAlpha first, then restore"
-        )
+def _exclusive(data_dir: Path, target: DatabaseTarget) -> Iterator[None]:
+    """Hold the data directory's and the database's locks so no DeepAlpha starts on either
+    during the restore."""
+    locks: list[FileLock] = [DataDirLock(data_dir)]
+    if target.path is not None:
+        beside = database_lock(target.path)
+        if beside.path.resolve() != locks[0].path.resolve():
+            locks.append(beside)
+    held: list[FileLock] = []
+    lease = None
+    loop = asyncio.new_event_loop()  # the lease's connection lives on one loop to its release
     try:
-        lock.acquire()
-    except DataDirBusy:
-        raise BackupError(
-            f"DeepAlpha is running on {data_dir}; stop the running DeepAlpha first, then restore"
-        ) from None
-    try:
+        for lock in locks:
+            try:
+                lock.acquire()
+            except DataDirBusy as exc:
+                raise BackupError(f"{exc}; {STOP_FIRST}") from None
+            held.append(lock)
+        if target.path is None:
+            from deepalpha.storage.ownership import acquire_lease  # noqa: PLC0415
+
+            try:
+                lease = loop.run_until_complete(acquire_lease(target))
+            except DataDirBusy as exc:
+                raise BackupError(f"{exc}; {STOP_FIRST}") from None
         yield
     finally:
-        lock.release()
+        if lease is not None:
+            loop.run_until_complete(lease.release())
+        loop.close()
+        for lock in reversed(held):
+            lock.release()
 
 
 def _check_schema(archive: Path, manifest: dict[str, Any]) -> None:
@@ -809,7 +827,7 @@ def restore_backup(
     if early is not None:
         _check_schema(archive, early)
     data_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive(data_dir):
+    with _exclusive(data_dir, target):
         db_dir = target.path.parent if target.path is not None else data_dir
         db_dir.mkdir(parents=True, exist_ok=True)
         with _work_dir(RESTORE_WORK, db_dir) as work:
