@@ -8,21 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import signal
 import sqlite3
 import subprocess
+import sys
+import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from deepalpha.app.runtime import Runtime, RuntimeOptions
 from deepalpha.engine.bus import EventBus
-from deepalpha.engine.events import AccountState, NotificationEvent, OrderEvent
-from deepalpha.engine.orders import Order, OrderStatus, OrderType, RejectCode, Side
+from deepalpha.engine.events import (
+    AccountState,
+    FillEvent,
+    NotificationEvent,
+    OrderEvent,
+    StorageEvent,
+)
+from deepalpha.engine.orders import Order, OrderRequest, OrderStatus, OrderType, RejectCode, Side
 from deepalpha.engine.persistence import EventWriter, PersistenceError
 from deepalpha.engine.traders import TraderConfig, TraderKind
 from deepalpha.storage.connect import open_store
@@ -212,3 +223,135 @@ def test_a_read_only_directory_is_explained_and_the_database_untouched(
         small_disk.remount("rw")
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert stored_ids(db) == {order(1).id}
+
+
+def _fill_disk(folder: Path) -> Path:
+    """Write zeros until the filesystem is full; the file is the space to give back."""
+    filler = folder / "filler"
+    with filler.open("wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_stops_trading_until_it_can_write_again(small_disk: Mount) -> None:
+    """On a full disk the engine used to log 'could not save' and match on (243 orders and
+    238 fills that never reached the database). Now nothing is accepted or filled that cannot
+    be written, the reason is said, and trading resumes by itself when there is room."""
+    small_disk.remount("size=16m")
+    data = small_disk.path / "data"
+    start = datetime(2025, 12, 4, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+    async def scenario() -> None:
+        rt = Runtime(
+            RuntimeOptions(data, speed=600, tick_interval=0.05, auto_backup=False, start_at=start)
+        )
+        await rt.start()
+        fills: list[str] = []
+        storage: list[StorageEvent] = []
+        rt.bus.on(FillEvent, lambda e: fills.append(e.fill.id))
+        rt.bus.on(StorageEvent, storage.append)
+        try:
+            await _until(lambda: len(fills) >= 3, "the demo traders never traded")
+            filler = _fill_disk(small_disk.path)
+            await _until(lambda: rt.broker.suspended, "a full disk did not stop trading")
+            assert storage and not storage[-1].ok and "full" in storage[-1].message
+            # New orders are refused with the reason; resting ones are not matched.
+            order = rt.broker.submit(OrderRequest("you", "600519.SH", Side.BUY, 100))
+            assert order.reject_code is RejectCode.STORAGE_UNAVAILABLE
+            assert "until the database can be written" in (order.reject_reason or "")
+            assert "full" in (order.reject_reason or "")
+            seen = len(fills)
+            await asyncio.sleep(1.5)  # simulated minutes pass: the traders would have traded
+            assert len(fills) == seen, "filled while nothing could be written"
+
+            filler.unlink()  # room again: the writer's retry goes through, trading resumes
+            await _until(lambda: not rt.broker.suspended, "trading did not resume")
+            assert storage[-1].ok
+            await _until(lambda: len(fills) > seen, "no trading after the disk had room")
+            placed = await rt.place_order(OrderRequest("you", "00700.HK", Side.BUY, 100))
+            assert placed.reject_code is None
+        finally:
+            await rt.stop()
+        assert rt.unsaved == 0
+        with sqlite3.connect(data / "deepalpha.db") as conn:
+            stored = {r[0] for r in conn.execute("SELECT id FROM fills")}
+        assert set(fills) <= stored  # every fill that happened is in the ledger
+
+    run(scenario())
+
+
+def test_an_exit_with_unsaved_changes_says_so_and_is_not_zero(small_disk: Mount) -> None:
+    small_disk.remount("size=16m")
+    data = small_disk.path / "data"
+    env = {k: v for k, v in os.environ.items() if k != "DEEPALPHA_DATABASE_URL"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "deepalpha",
+            "serve",
+            "--data-dir",
+            str(data),
+            "--speed",
+            "600",
+            "--start",
+            "2025-12-04 10:00",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(120, proc.kill)
+    watchdog.start()
+    lines: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "fill " in line:  # trading: now the disk fills
+                break
+        _fill_disk(small_disk.path)
+        for line in proc.stderr:
+            lines.append(line)
+            if "trading suspended" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        lines += list(proc.stderr)
+        code = proc.wait(60)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = "".join(lines)
+    assert code == 3, text[-3000:]
+    assert "changes unsaved" in text and "everything persisted" not in text
+    assert "Traceback" not in text
+
+    # A restart on the full disk says so in one line.
+    again = subprocess.run(
+        [sys.executable, "-m", "deepalpha", "serve", "--data-dir", str(data)],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 2, again.stderr[-3000:]
+    [error] = [x for x in again.stderr.splitlines() if x.startswith("deepalpha: error:")]
+    assert "full" in error and "Traceback" not in again.stderr
+
+
+async def _until(condition: Any, why: str, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, why
+        await asyncio.sleep(0.05)

@@ -390,13 +390,24 @@ def _run_workstation(given: Shared) -> int:
     from deepalpha.app.tui import make_app  # noqa: PLC0415
     from deepalpha.storage.errors import DatabaseError  # noqa: PLC0415 - no SQLAlchemy yet
 
-    app = make_app(LocalBackend(given.runtime_options()))
+    backend = LocalBackend(given.runtime_options())
+    app = make_app(backend)
     try:
         app.run()
     except (DatabaseError, DataDirBusy) as exc:
         raise UserError(str(exc)) from None
     if app.start_error is not None:
         raise UserError(str(app.start_error))
+    unsaved = backend.runtime.unsaved
+    if unsaved:
+        click.echo(
+            f"deepalpha: stopped with {unsaved} changes unsaved "
+            f"({backend.runtime.writer.last_error}); what was acknowledged before is saved",
+            err=True,
+        )
+        from deepalpha.app.serve import UNSAVED_EXIT  # noqa: PLC0415 - loaded with the engine
+
+        return UNSAVED_EXIT
     return app.return_code or 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,8 @@ from deepalpha.storage.errors import DatabaseError
 from deepalpha.storage.peek import SQLITE_HEADER
 
 MARKER = ".database-created"  # JSON: which database file a first run created here, and when
+# Below this much free space a start would only fail at its first write, deep in the session.
+MIN_FREE_BYTES = 4 * 1024 * 1024
 
 
 def check_not_lost(database: Path | None, data_dir: Path) -> None:
@@ -57,6 +60,23 @@ def check_not_lost(database: Path | None, data_dir: Path) -> None:
         f"your data back, {remedy}"
         + (f"; to start afresh instead, delete {' and '.join(afresh)}" if afresh else "")
     )
+
+
+def check_room(database: Path | None) -> None:
+    """Refuse to start on a (nearly) full disk: say it now, in one line, not at the first
+    order that cannot be written."""
+    if database is None:
+        return
+    folder = database.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return  # the store's own opening says what is wrong with the folder
+    if free < MIN_FREE_BYTES:
+        raise DatabaseError(
+            f"the disk holding {database} is full ({free // 1024:,} KiB free); free some space "
+            "and start again — what was already written is safe"
+        )
 
 
 def mark_created(database: Path | None, data_dir: Path) -> None:

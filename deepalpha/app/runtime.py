@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from deepalpha.app import paths
 from deepalpha.app.first_settings import FirstFrameSettings, first_frame_settings, use_settings_file
 from deepalpha.app.lock import DataDirLock, FileLock, database_lock
-from deepalpha.app.lost_database import check_not_lost, mark_created
+from deepalpha.app.lost_database import check_not_lost, check_room, mark_created
 from deepalpha.engine import clock as clocks
 from deepalpha.engine.bus import EventBus
 from deepalpha.engine.clock import Clock
@@ -26,6 +26,7 @@ from deepalpha.engine.events import (
     MarketStateEvent,
     NotificationEvent,
     QuoteEvent,
+    StorageEvent,
 )
 from deepalpha.engine.feeds.simulator import SimulatedMarket, default_start
 from deepalpha.engine.ids import sequential
@@ -38,7 +39,7 @@ from deepalpha.engine.minute_bars import MinuteBars
 from deepalpha.engine.orders import Order, OrderRequest
 from deepalpha.engine.risk import RiskLimits
 from deepalpha.engine.traders import TraderConfig, TraderKind
-from deepalpha.i18n import language
+from deepalpha.i18n import Msg, language
 from deepalpha.storage.peek import Peek, local_database, peek
 
 # The first frame must not wait for SQLAlchemy, Alembic, httpx, numpy or TA-Lib (most of a
@@ -77,6 +78,8 @@ AI_SYMBOLS = [
 ]
 AI_POLL_SECONDS = 0.25  # how often the AI scheduler looks at the market clock
 BASELINE_PROFILE = "baseline"  # ai_models.BASELINE, without importing the model clients
+LEASE_CHECK_SECONDS = 5.0  # how often the Postgres lock's connection is checked
+
 # How often (real seconds) the simulated market's state is saved besides at a clean stop: a
 # crash loses at most this much of the market's walk, never an order or a fill.
 MARKET_SAVE_SECONDS = 5.0
@@ -182,6 +185,7 @@ class Runtime:
     # Called with the bus as soon as it exists, before recovery and the market publish.
     on_bus: list[Callable[[EventBus], None]] = field(default_factory=list)
     started: bool = False
+    unsaved: int = 0  # changes a stop could not write (a full disk): the exit says so
     _market_saved: datetime | None = None
     _speed: float = 60.0
     # What ``prepare`` read and built for the first frame (see there).
@@ -339,6 +343,7 @@ class Runtime:
         await self._own_database(target)
         database = target.path
         check_not_lost(database, opts.data_dir)  # before the store would make a schema afresh
+        check_room(database)
         self.store = await open_store(opts.database_url, opts.data_dir)
         if not self.prepared:
             self._speed = self._start_speed(await self.store.get_preference(SPEED_PREFERENCE))
@@ -363,6 +368,7 @@ class Runtime:
             **ids,
         )
         self.writer = EventWriter(self.bus, self.store)
+        self.bus.on(StorageEvent, self._on_storage)
         self.writer.start()  # before the catch-up, so what it expires is persisted
         restore(self.broker, state)
         for pf in (b.portfolio for b in self.broker.traders.values()):
@@ -423,6 +429,8 @@ class Runtime:
         if auto and self.store.target is not None and self.store.target.is_sqlite:
             self._tasks.append(asyncio.create_task(self._auto_backup_loop(), name="auto-backup"))
         self._tasks.append(asyncio.create_task(self._clean_leftovers(), name="clean-leftovers"))
+        if self._lease is not None:
+            self._tasks.append(asyncio.create_task(self._watch_lease(), name="watch-lease"))
         self.started = True
         log.info(
             "engine ready: %d traders, %d open orders, database %s, %s at %s",
@@ -629,6 +637,8 @@ class Runtime:
 
     def _on_quote_exits(self, event: QuoteEvent) -> None:
         """Stop-loss and take-profit are the engine's job, checked on every quote."""
+        if self.broker.suspended:
+            return  # nothing can be sold while the ledger cannot be written: no retry storm
         symbol = event.quote.symbol
         for runner in self.ai_traders.values():
             if symbol in runner.exits:
@@ -640,6 +650,9 @@ class Runtime:
             await asyncio.shield(self._talib)
         self.bus.on(QuoteEvent, self._on_quote_exits)
         while True:
+            if self.broker.suspended:  # decisions wait while nothing can be written
+                await asyncio.sleep(AI_POLL_SECONDS)
+                continue
             now = self.market.now()
             phases = dict(self.market.phase)
             for trader_id, runner in list(self.ai_traders.items()):
@@ -676,6 +689,28 @@ class Runtime:
         while True:
             await asyncio.sleep(1.0)
             self.broker.check_kill_switches()
+
+    def _on_storage(self, event: StorageEvent) -> None:
+        """A ledger that cannot be written stops trading until it can: nothing is accepted or
+        filled that could be lost."""
+        if event.ok:
+            self.broker.resume("storage")
+            log.warning("trading resumes: the database can be written again")
+        else:
+            reason = Msg("store.suspended", error=event.message)
+            self.broker.suspend("storage", reason)
+            log.error("trading suspended: %s", reason)
+
+    async def _watch_lease(self) -> None:
+        """Losing the Postgres connection that holds the database means another engine may
+        take it: stop trading for good (a restart takes the database again, or says who has
+        it)."""
+        while self._lease is not None and await self._lease.alive():
+            await asyncio.sleep(LEASE_CHECK_SECONDS)
+        message = Msg("store.lease_lost")
+        self.broker.suspend("lease", message)
+        log.critical(message)
+        self.bus.publish(NotificationEvent("error", message))
 
     async def _clean_leftovers(self) -> None:
         """What a killed backup or restore left behind goes on the next start (off its path)."""
@@ -802,9 +837,17 @@ class Runtime:
                 await runner.model.aclose()
         if self.started:
             self.save_market()
-            await self.writer.stop()
+            self.unsaved = await self.writer.stop()
             await self.store.close()
             self.started = False
-            log.info("engine stopped; everything persisted")
+            if self.unsaved:
+                log.error(
+                    "engine stopped with %d changes unsaved (%s); what was acknowledged before "
+                    "is in the database",
+                    self.unsaved,
+                    self.writer.last_error,
+                )
+            else:
+                log.info("engine stopped; everything persisted")
         await self._release_lease()
         self._release_lock()

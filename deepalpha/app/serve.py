@@ -19,6 +19,8 @@ from deepalpha.engine.events import (
     TraderHaltedEvent,
 )
 
+UNSAVED_EXIT = 3  # stopped, but changes could not be written (2 is a person's mistake)
+
 
 def _log_activity(runtime: Runtime) -> None:
     log = logging.getLogger("deepalpha.activity")
@@ -141,4 +143,5 @@ async def serve(
         await runtime.stop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-    return 0
+    # Changes left unsaved (a full disk) are an unclean exit: an orchestrator must see it.
+    return UNSAVED_EXIT if runtime.unsaved else 0

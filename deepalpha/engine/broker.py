@@ -205,6 +205,9 @@ class PaperBroker:
         self.phase: dict[Market, Phase] = {Market.CN: Phase.CLOSED, Market.HK: Phase.CLOSED}
         self.day: dict[Market, date | None] = {Market.CN: None, Market.HK: None}
         self.fills: list[Fill] | None = None  # backtests keep every fill here when set
+        # Why trading is suspended (the ledger cannot be written, the database is no longer
+        # ours), by cause; while any is set no order is accepted and nothing is matched.
+        self.suspended: dict[str, str] = {}
 
     # --- traders ------------------------------------------------------------------------
     def add_trader(
@@ -335,6 +338,8 @@ class PaperBroker:
                 )
             if inst is None:
                 raise Rejected(R.UNKNOWN_SYMBOL, unknown)
+            if self.suspended:
+                raise Rejected(R.STORAGE_UNAVAILABLE, next(iter(self.suspended.values())))
             self._validate(order, inst, book, now)
         except (Rejected, RiskRejection) as exc:
             code = exc.code
@@ -347,6 +352,14 @@ class PaperBroker:
             return order
         self._accept(order, inst, book)
         return order
+
+    def suspend(self, cause: str, reason: str) -> None:
+        """Stop trading for ``cause``: new orders are rejected with ``reason``, resting ones
+        wait unmatched (a fill that cannot be written must not happen)."""
+        self.suspended[cause] = reason
+
+    def resume(self, cause: str) -> None:
+        self.suspended.pop(cause, None)
 
     def record_rejected(self, req: OrderRequest, code: RejectCode, reason: str) -> Order:
         """Record an order that never reached validation (e.g. a scripted order with no bar)."""
@@ -381,6 +394,8 @@ class PaperBroker:
             inst = self.instruments.get(req.symbol)
         except (SymbolError, UnknownInstrument) as exc:
             return R.UNKNOWN_SYMBOL, _reason(exc)
+        if self.suspended:
+            return R.STORAGE_UNAVAILABLE, next(iter(self.suspended.values()))
         day = self.day[inst.market] or now.astimezone(MARKET_TZ[inst.market]).date()
         probe = Order(
             "preview",
@@ -613,7 +628,7 @@ class PaperBroker:
         for book in self.traders.values():
             book.portfolio.mark(q.symbol, q.last)
         resting = self.book.get(q.symbol)
-        if resting and self.phase[st.inst.market] is Phase.CONTINUOUS:
+        if resting and self.phase[st.inst.market] is Phase.CONTINUOUS and not self.suspended:
             for order in list(resting):
                 self._match_quote_order(order, st)
 

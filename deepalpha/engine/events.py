@@ -122,6 +122,14 @@ class NotificationEvent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class StorageEvent(Event):
+    """Writing the ledger failed (``ok`` False, with why) or works again (``ok`` True)."""
+
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionEvent(Event):
     """An AI decision cycle recorded, or its record updated (a proposal answered); storage
     upserts it by the record's id."""

@@ -34,6 +34,7 @@ from deepalpha.engine.events import (
     OrderEvent,
     PositionEvent,
     PositionState,
+    StorageEvent,
     TraderHaltedEvent,
     TradingDayEvent,
 )
@@ -91,6 +92,9 @@ class Store(Protocol):
 
 class PersistenceError(RuntimeError):
     pass
+
+
+FAILING_STOP_SECONDS = 5.0  # a stop's last tries when the store was already failing
 
 
 class EventWriter:
@@ -152,10 +156,17 @@ class EventWriter:
                     if message != self.last_error:
                         log.error(message)
                         self.bus.publish(NotificationEvent("error", message))
+                    if self.last_error is None:
+                        self.bus.publish(StorageEvent(False, message))
                     self.last_error = message
                     await asyncio.sleep(self.retry_interval)
             self._committed = upto
             self._inflight = []
+            if self.last_error is not None:
+                message = Msg("store.saving_again", count=len(batch))
+                log.warning(message)
+                self.bus.publish(NotificationEvent("information", message))
+                self.bus.publish(StorageEvent(True, message))
             self.last_error = None
             self.batches += 1
             async with self._durable:
@@ -176,8 +187,9 @@ class EventWriter:
             except TimeoutError:
                 raise PersistenceError(self.last_error or Msg("store.too_slow")) from None
 
-    async def stop(self, timeout: float = 30.0) -> None:
-        """Commit what is left and stop; give up after ``timeout`` seconds of failing."""
+    async def stop(self, timeout: float = 30.0) -> int:
+        """Commit what is left and stop; give up after ``timeout`` seconds of failing.
+        Returns how many changes were left unsaved (0: everything is written)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -188,6 +200,8 @@ class EventWriter:
             # (the writes are idempotent upserts, so a batch that did commit is harmless).
             self._buffer = self._inflight + self._buffer
             self._inflight = []
+        if self.last_error is not None:
+            timeout = min(timeout, FAILING_STOP_SECONDS)  # failing already: do not hold the exit
         try:
             await asyncio.wait_for(self._commit_buffer(), timeout)
         except TimeoutError:
@@ -198,6 +212,7 @@ class EventWriter:
             self._durable.notify_all()
         for t in PERSISTED:
             self.bus.off(t, self._append)
+        return self.pending
 
 
 def restore(broker: PaperBroker, state: StoredState) -> None:

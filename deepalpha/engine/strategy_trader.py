@@ -64,6 +64,8 @@ class StrategyTrader:
         return self.broker.instruments.get(symbol).board_lot
 
     def order_next_bar(self, symbol: str, side: Side, quantity: int) -> None:
+        if self.broker.suspended:
+            return  # the ledger cannot be written: a signal now would only be rejected
         if side is Side.SELL:
             pos = self.broker.portfolio(self.trader_id).positions.get(symbol)
             quantity = min(quantity, pos.available if pos else 0)  # T+1: only what is sellable

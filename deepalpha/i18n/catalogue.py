@@ -18,6 +18,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "code.RISK_OPEN_ORDERS": ("Open orders limit", "挂单数量上限"),
     "code.RISK_ORDER_RATE": ("Order rate limit", "下单频率上限"),
     "code.TRADING_DISABLED": ("Trading disabled", "交易已停用"),
+    "code.STORAGE_UNAVAILABLE": ("Database unavailable", "数据库不可用"),
     "code.DRY_RUN": ("Dry run", "模拟校验"),
     "code.INVALID_ORDER": ("Invalid order", "无效委托"),
     "code.UNKNOWN_TRADER": ("Unknown trader", "未知交易员"),
@@ -237,6 +238,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "无法保存 {count:qty} 条变更：{error}",
     ),
     "store.too_slow": ("saving took too long", "保存超时"),
+    "store.saving_again": (
+        "saving works again ({count:changes} written); trading resumes",
+        "保存已恢复（已写入 {count:qty} 条变更）；交易恢复",
+    ),
+    "store.suspended": (
+        "orders are refused and nothing is matched until the database can be written: {error}",
+        "在数据库恢复可写之前，拒绝新委托且暂停撮合：{error}",
+    ),
+    "store.lease_lost": (
+        "the connection holding the database for this engine was lost, so another engine may "
+        "now use it; trading stopped — restart DeepAlpha",
+        "本引擎持有数据库的连接已断开，其他引擎可能已接管；交易已停止，请重启 DeepAlpha",
+    ),
     "store.stopped_unsaved": (
         "stopped with {count:changes} unsaved: {error}",
         "已停止，{count:qty} 条变更未保存：{error}",

@@ -214,8 +214,7 @@ def explain(exc: BaseException, target: DatabaseTarget) -> DatabaseError:
         )
     if "database or disk is full" in low or "no space left" in low:
         return DatabaseError(
-            f"the disk holding {where} is full; free space and restart — "
-            "what was already written is safe"
+            f"the disk holding {where} is full; free some space — what was already written is safe"
         )
     if "readonly" in low or "read-only" in low:
         return DatabaseError(f"{where} is read-only; make it writable or choose another --data-dir")
