@@ -264,6 +264,12 @@ class OrderTicket(ModalScreen[Order | None]):
         self._localize_bindings()
         self._paint_side()
         self._timer = self.set_interval(REFRESH_SECONDS, self._update)
+        self._first_focus()
+        # Keys typed while the ticket was being built go to the field just focused (focus is
+        # set by a callback queued before this one).
+        self.app.call_later(self.deepalpha.release_keys)
+
+    def _first_focus(self) -> None:
         if self.symbol:
             found = self.backend.search(self.symbol, limit=1)
             if found:

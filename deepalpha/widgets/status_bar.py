@@ -28,6 +28,10 @@ def _render(status: MarketStatus, *, compact: bool) -> Text:
     out = Text(no_wrap=True, overflow="ellipsis")
     if status.simulated:
         out.append(f" {t('status.simulated')} ", style="bold white on dark_red")
+        out.append(f" {status.speed:g}×", style="bold")
+        if status.paused:
+            out.append(" ")
+            out.append(f" {t('status.paused')} ", style="bold black on yellow")
         out.append(" ")
     stamp = f"{status.time:%H:%M:%S} " if compact else f"{status.time:%m-%d %H:%M:%S} "
     out.append(stamp, style="bold")
