@@ -130,7 +130,9 @@ class SettingsScreen(BaseScreen):
             yield Static(t("settings.s_market"), classes="section", id="s-market")
             with Horizontal(classes="row", id="row-speed"):
                 yield Label(t("settings.speed"), id="l-speed")
-                yield Button(t("settings.pause"), id="pause-market", variant="warning")
+                yield Button(
+                    t("settings.pause"), id="pause-market", variant="warning", compact=True
+                )
             yield Static("", id="market-note", classes="muted")
             yield Static(t("settings.s_data"), classes="section", id="s-data")
             yield Static("", id="paths")
