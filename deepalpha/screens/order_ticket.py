@@ -211,7 +211,8 @@ class OrderTicket(ModalScreen[Order | None]):
         self._trader_names = {tr.id: tr.name for tr in traders}
         ids = [tr.id for tr in traders]
         trader = self.trader_id if self.trader_id in ids else (ids[0] if ids else None)
-        with VerticalScroll(id="ticket"):
+        # The side's class from the start: set after mounting, it would restyle every field.
+        with VerticalScroll(id="ticket", classes=f"-{self.side.value}"):
             with Horizontal(classes="row"):
                 yield Label(t("ticket.side"), classes="label")
                 yield Choice(
