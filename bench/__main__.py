@@ -61,6 +61,12 @@ def _launch(quick: bool, repeat: int) -> list[BenchResult]:
     return bench_launch.run(quick, repeat)
 
 
+def _ticket(quick: bool, repeat: int) -> list[BenchResult]:
+    from bench import bench_ticket
+
+    return bench_ticket.run(quick, repeat)
+
+
 BENCHMARKS: dict[str, Callable[[bool, int], list[BenchResult]]] = {
     "backtest": _backtest,
     "quotes": _quotes,
@@ -69,6 +75,7 @@ BENCHMARKS: dict[str, Callable[[bool, int], list[BenchResult]]] = {
     "ai_context": _ai_context,
     "blotter": _blotter,
     "launch": _launch,
+    "ticket": _ticket,
 }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -130,6 +130,23 @@ def _bindings() -> list[BindingType]:
     out += [
         Binding("b", "ticket('buy')", t("key.buy"), id="order.buy"),
         Binding("s", "ticket('sell')", t("key.sell"), id="order.sell"),
+        # The simulator's clock. Not in the footer, which keeps its room for each screen's own
+        # keys: the status bar shows the speed and the pause, Help and Settings the keys.
+        Binding("P", "market_pause", t("key.market_pause"), id="market.pause", show=False),
+        Binding(
+            "left_square_bracket",
+            "market_speed(-1)",
+            t("key.slower"),
+            id="market.slower",
+            show=False,
+        ),
+        Binding(
+            "right_square_bracket",
+            "market_speed(1)",
+            t("key.faster"),
+            id="market.faster",
+            show=False,
+        ),
         Binding("ctrl+q", "quit", t("key.quit"), id="app.quit", priority=True, show=False),
         # Declared here (Textual adds its own otherwise) so its footer text has an id to be
         # said in the current language by.
@@ -150,9 +167,27 @@ def _bindings() -> list[BindingType]:
 BINDING_TEXT = {f"screen.{name}": f"screen.{name}" for name in SCREENS} | {
     "order.buy": "key.buy",
     "order.sell": "key.sell",
+    "market.pause": "key.market_pause",
+    "market.slower": "key.slower",
+    "market.faster": "key.faster",
     "app.quit": "key.quit",
     "app.palette": "key.palette",
 }
+# The simulator's speeds (simulated seconds per real second) that `[` and `]` step through.
+SPEEDS = (1, 2, 5, 10, 30, 60, 120, 300, 600)
+
+
+def next_speed(current: float, step: int) -> float | None:
+    """The ladder's next speed above (``step`` > 0) or below ``current``; None at the end. A
+    speed off the ladder (``--speed 36``) steps to its nearest neighbour on that side."""
+    if step > 0:
+        return next((float(s) for s in SPEEDS if s > current), None)
+    return next((float(s) for s in reversed(SPEEDS) if s < current), None)
+
+
+def speed_text(speed: float) -> str:
+    """``60×``, ``0.5×``."""
+    return f"{speed:g}×"
 
 
 def _symbol_provider() -> Any:
@@ -183,6 +218,11 @@ class DeepAlphaApp(App[None]):
         self.colours_setting = "auto"
         self._engine_ready = False
         self.start_error: Exception | None = None  # why the engine could not start
+        # Keys typed between `b`/`s` and the ticket's first field taking focus, in order; None
+        # while no ticket is opening (see ``on_event``).
+        self._keys_for_ticket: list[events.Key] | None = None
+        self._ticket_coming = False
+        self._hold_id = 0
         super().__init__()
         self._modes = {name: _lazy_screen(name) for name in SCREENS}
 
@@ -204,6 +244,7 @@ class DeepAlphaApp(App[None]):
         await self.switch_mode(first)
         self._listen()
         self._start_engine()
+        self._warm_ticket()
 
     def _cannot_start(self, exc: Exception) -> None:
         """A database or data directory the engine cannot use is a person's problem, told in
@@ -234,6 +275,13 @@ class DeepAlphaApp(App[None]):
     @work(exclusive=True, group="engine-start")
     async def _start_engine(self) -> None:
         await self.engine_started()
+
+    @work(group="warm-ticket")
+    async def _warm_ticket(self) -> None:
+        """Import the order ticket behind the first frame, so that the first `b` opens it at
+        once instead of waiting for its modules."""
+        await asyncio.sleep(0)  # after the first paint
+        await asyncio.to_thread(importlib.import_module, "deepalpha.screens.order_ticket")
 
     async def _load_preferences(self) -> None:
         from deepalpha.app.first_settings import first_frame_settings  # noqa: PLC0415
@@ -330,21 +378,134 @@ class DeepAlphaApp(App[None]):
             await self.switch_mode(name)
         self._save_pref("last_screen", name)
 
-    def action_ticket(self, side: str, symbol: str | None = None) -> None:
+    def action_ticket(
+        self, side: str, symbol: str | None = None, trader_id: str | None = None
+    ) -> None:
         from deepalpha.screens.order_ticket import OrderTicket  # noqa: PLC0415
 
         if isinstance(self.screen, OrderTicket):
             return
+        self._hold_keys_for_ticket(coming=True)
         symbol = symbol or getattr(self.screen, "selected_symbol", None)
         if not self._engine_ready:  # the ticket previews against the broker: after the start
-            self._ticket_when_started(side, symbol)
+            self._ticket_when_started(side, symbol, trader_id)
             return
-        self.push_screen(OrderTicket(side, symbol=symbol, trader_id=self.current_trader))
+        trader_id = trader_id or self.current_trader
+        self.push_screen(OrderTicket(side, symbol=symbol, trader_id=trader_id))
 
     @work(exclusive=True, group="ticket")
-    async def _ticket_when_started(self, side: str, symbol: str | None) -> None:
+    async def _ticket_when_started(
+        self, side: str, symbol: str | None, trader_id: str | None
+    ) -> None:
         await self.engine_started()
-        self.action_ticket(side, symbol)
+        self.action_ticket(side, symbol, trader_id)
+
+    # --- keys typed ahead of the ticket -------------------------------------------------
+    # `b` then `300` typed at once must put 300 in the ticket. Textual hands every key to the
+    # focused widget first and runs the app's `b` binding only when the key comes back up, by
+    # which time the keys typed after it have gone to the screen below (where digits sort the
+    # positions) or nowhere. So from a `b`/`s` that will open a ticket, later keys are held at
+    # the door and replayed, in order, once the ticket's first field has focus.
+    HOLD_KEYS_SECONDS = 10.0  # a ticket that never opens gives the keys back after this
+    NO_TICKET_SECONDS = 0.5  # a `b`/`s` that opened no ticket gives them back after this
+
+    def _hold_keys_for_ticket(self, *, coming: bool) -> None:
+        self._ticket_coming = self._ticket_coming or coming
+        if self._keys_for_ticket is not None:
+            return
+        self._keys_for_ticket = []
+        self._ticket_coming = coming
+        self._hold_id += 1
+        hold = self._hold_id
+        self.set_timer(self.NO_TICKET_SECONDS, lambda: self._no_ticket(hold))
+        self.set_timer(self.HOLD_KEYS_SECONDS, lambda: self._no_ticket(hold, at_all=True))
+
+    def _no_ticket(self, hold: int, *, at_all: bool = False) -> None:
+        if hold == self._hold_id and (at_all or not self._ticket_coming):
+            self.release_keys()
+
+    def release_keys(self) -> None:
+        """The ticket has its first field focused (or none is coming): replay the held keys."""
+        held, self._keys_for_ticket = self._keys_for_ticket, None
+        self._ticket_coming = False
+        for key in held or ():
+            self.post_message(events.Key(key.key, key.character))
+
+    def _opens_ticket(self, key: str) -> bool:
+        """Whether this key, now, is a `b`/`s` that opens the ticket: not typed into a text
+        field, not on a dialog."""
+        from textual.widgets import Input, TextArea  # noqa: PLC0415
+
+        if self.screen.is_modal or isinstance(self.focused, Input | TextArea):
+            return False
+        ticket_keys = {self.key_for("order.buy"), self.key_for("order.sell")}
+        return any(key in keys.split(",") for keys in ticket_keys)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._keys_for_ticket is not None and not any(
+                b.priority for b in self._bindings.key_to_bindings.get(event.key, ())
+            ):
+                self._keys_for_ticket.append(event)
+                return
+            if self._opens_ticket(event.key):
+                self._hold_keys_for_ticket(coming=False)
+        await super().on_event(event)
+
+    # --- the simulated market's clock ---------------------------------------------------
+    async def action_market_pause(self) -> None:
+        """Hold the simulated market still, or let it run again."""
+        if not await self._market_is_simulated():
+            return
+        paused = not self.backend.market_status().paused
+        self.backend.pause_market(paused)
+        self._paint_status()
+        self.notify(t("market.paused" if paused else "market.resumed"), timeout=2)
+
+    async def action_market_speed(self, step: int) -> None:
+        """One step down (``step`` < 0) or up the speed ladder."""
+        if not await self._market_is_simulated():
+            return
+        current = self.backend.market_status().speed
+        speed = next_speed(current, step)
+        if speed is None:
+            self.bell()
+            key = "market.slowest" if step < 0 else "market.fastest"
+            self.notify(t(key, speed=speed_text(current)), timeout=2)
+            return
+        await self.set_market_speed(speed)
+
+    async def set_market_speed(self, speed: float) -> None:
+        await self.backend.set_market_speed(speed)
+        self._paint_status()
+        self.notify(t("market.speed_set", speed=speed_text(speed)), timeout=2)
+
+    async def _market_is_simulated(self) -> bool:
+        """Speed and pause belong to the simulated market; a replay or a real feed runs at the
+        pace of its data, and the person is told so rather than left wondering."""
+        await self.engine_started()  # the engine's market, not the first frame's twin
+        status = self.backend.market_status()
+        if not status.simulated:
+            self.bell()
+            self.notify(t("market.not_simulated", label=status.label), severity="warning")
+        return status.simulated
+
+    def key_for(self, binding_id: str) -> str:
+        """The keys of an app binding as they are in force (after any remapping)."""
+        keymap: dict[str, str] = dict(getattr(self, "_keymap", {}) or {})
+        if binding_id in keymap:
+            return keymap[binding_id]
+        found = (b for b in Binding.make_bindings(self.BINDINGS) if b.id == binding_id)
+        return next(found).key
+
+    def _paint_status(self) -> None:
+        """The status bars in view say the new speed or pause at once, not at their next tick."""
+        from deepalpha.widgets.status_bar import StatusBar  # noqa: PLC0415
+
+        status = self.backend.market_status()
+        for screen in self.screen_stack:
+            for bar in screen.query(StatusBar):
+                bar.show(status)
 
     @work(group="preferences")
     async def _save_pref(self, key: str, value: Any) -> None:

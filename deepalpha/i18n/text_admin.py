@@ -216,6 +216,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "settings.colours_cn": ("CN: red up, green down", "中国：红涨绿跌"),
     "settings.colours_western": ("Western: green up, red down", "西方：绿涨红跌"),
     "settings.applied": ("Applied and saved", "已应用并保存"),
+    "settings.s_market": ("Simulated market", "模拟行情"),
+    "settings.speed": ("Speed (simulated s / s)", "速度（模拟秒/秒）"),
+    "settings.pause": ("Pause", "暂停"),
+    "settings.resume": ("Resume", "继续"),
+    "settings.market_note": (
+        "Keys on every screen: {slower} slower, {faster} faster, {pause} pause / resume. "
+        "The speed is kept for later starts.",
+        "各界面按键：{slower} 减速，{faster} 加速，{pause} 暂停 / 继续。速度在下次启动时保留。",
+    ),
     "settings.s_data": ("Where the data lives", "数据位置"),
     "settings.data_dir": ("Data directory", "数据目录"),
     "settings.settings_file": ("Settings file", "设置文件"),

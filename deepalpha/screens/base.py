@@ -85,9 +85,15 @@ class BaseScreen(Screen[None]):
         self._timer.resume()
 
     def on_screen_suspend(self) -> None:
-        self._timer.pause()
+        # Under a dialog (order ticket, confirmation) the screen stays in view behind it: its
+        # clock, sessions and countdowns keep going. Only a screen out of view stops.
+        if not self.is_current:  # is_current: on top, or in view behind a dialog
+            self._timer.pause()
 
     def _tick(self) -> None:
+        if not self.is_current:  # switched away while a dialog was on top of it
+            self._timer.pause()
+            return
         self.query_one(StatusBar).show(self.backend.market_status())
         self._show_nav()
         self.refresh_data()

@@ -100,6 +100,8 @@ KEY_NAMES = {
     "right": "→",
     "pageup": "PgUp",
     "pagedown": "PgDn",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
 }
 
 

@@ -218,7 +218,8 @@ class OrderTicket(ModalScreen[Order | None]):
         self._trader_names = {tr.id: tr.name for tr in traders}
         ids = [tr.id for tr in traders]
         trader = self.trader_id if self.trader_id in ids else (ids[0] if ids else None)
-        with VerticalScroll(id="ticket"):
+        # The side's class from the start: set after mounting, it would restyle every field.
+        with VerticalScroll(id="ticket", classes=f"-{self.side.value}"):
             with Horizontal(classes="row"):
                 yield Label(t("ticket.side"), classes="label")
                 yield Choice(
@@ -271,6 +272,12 @@ class OrderTicket(ModalScreen[Order | None]):
         self._localize_bindings()
         self._paint_side()
         self._timer = self.set_interval(REFRESH_SECONDS, self._update)
+        self._first_focus()
+        # Keys typed while the ticket was being built go to the field just focused (focus is
+        # set by a callback queued before this one).
+        self.app.call_later(self.deepalpha.release_keys)
+
+    def _first_focus(self) -> None:
         if self.symbol:
             found = self.backend.search(self.symbol, limit=1)
             if found:

@@ -263,13 +263,11 @@ class PositionsScreen(BaseScreen):
         return pos.symbol if pos is not None else None
 
     def action_sell_selected(self) -> None:
-        from deepalpha.screens.order_ticket import OrderTicket  # noqa: PLC0415
-
         pos = self.selected_position
         if pos is None:
             self.deepalpha.action_ticket("sell")
             return
-        self.app.push_screen(OrderTicket("sell", symbol=pos.symbol, trader_id=pos.trader_id))
+        self.deepalpha.action_ticket("sell", pos.symbol, pos.trader_id)
 
     # --- repaint ------------------------------------------------------------------------
     def refresh_data(self) -> None:

@@ -24,6 +24,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from deepalpha.app.paths import settings_file
+from deepalpha.app.tui import SPEEDS, speed_text
 from deepalpha.i18n import language, t
 from deepalpha.screens.base import BaseScreen
 from deepalpha.widgets.colours import convention
@@ -126,6 +127,13 @@ class SettingsScreen(BaseScreen):
                 yield Label(t("settings.language"), id="l-language")
             with Horizontal(classes="row", id="row-colours"):
                 yield Label(t("settings.colours"), id="l-colours")
+            yield Static(t("settings.s_market"), classes="section", id="s-market")
+            with Horizontal(classes="row", id="row-speed"):
+                yield Label(t("settings.speed"), id="l-speed")
+                yield Button(
+                    t("settings.pause"), id="pause-market", variant="warning", compact=True
+                )
+            yield Static("", id="market-note", classes="muted")
             yield Static(t("settings.s_data"), classes="section", id="s-data")
             yield Static("", id="paths")
             yield Static(t("settings.s_keys"), classes="section", id="s-keys")
@@ -175,7 +183,9 @@ class SettingsScreen(BaseScreen):
                 select = Select(
                     options, value=current[name], allow_blank=False, id=name, compact=True
                 )
-            await self.query_one(f"#row-{name}", Horizontal).mount(select)
+            row = self.query_one(f"#row-{name}", Horizontal)
+            await row.mount(select, after=row.query_one(Label))
+        self._paint_market()
         self._paint_paths()
         await self._check_keys()
 
@@ -184,6 +194,7 @@ class SettingsScreen(BaseScreen):
             "theme": "light" if self.app.theme == "textual-light" else "dark",
             "language": self.language_choice,
             "colours": convention(),
+            "speed": speed_text(self.backend.market_status().speed),
         }
 
     def _options(self) -> dict[str, list[tuple[str, str]]]:
@@ -191,7 +202,13 @@ class SettingsScreen(BaseScreen):
             "theme": self._theme_options(),
             "language": self._language_options(),
             "colours": self._colour_options(),
+            "speed": self._speed_options(),
         }
+
+    def _speed_options(self) -> list[tuple[str, str]]:
+        current = self.backend.market_status().speed
+        speeds = sorted({float(s) for s in SPEEDS} | {current})
+        return [(speed_text(s), speed_text(s)) for s in speeds]
 
     # --- look and language ----------------------------------------------------------------
     @on(Select.Changed, "#theme")
@@ -220,6 +237,39 @@ class SettingsScreen(BaseScreen):
         await self.deepalpha.set_colours(event.value)
         self.notify(t("settings.applied"), timeout=2)
 
+    # --- the simulated market ----------------------------------------------------------------
+    @on(Select.Changed, "#speed")
+    async def _speed(self, event: Select.Changed) -> None:
+        if not isinstance(event.value, str) or event.value == self._current()["speed"]:
+            return
+        await self.deepalpha.set_market_speed(float(event.value.rstrip("×")))
+        self._paint_market()
+
+    def _paint_market(self) -> None:
+        """The speed and the pause button as the market is now (keys change them too)."""
+        status = self.backend.market_status()
+        button = self.query_one("#pause-market", Button)
+        button.label = t("settings.resume" if status.paused else "settings.pause")
+        button.disabled = not status.simulated
+        note = self.query_one("#market-note", Static)
+        if not status.simulated:
+            note.update(t("market.not_simulated", label=status.label))
+        else:
+            from deepalpha.screens.help import key_text  # noqa: PLC0415
+
+            keys = {
+                name: key_text(self.deepalpha.key_for(f"market.{name}"))
+                for name in ("slower", "faster", "pause")
+            }
+            note.update(t("settings.market_note", **keys))
+        for select in self.query("#speed").results(Select):
+            select.disabled = not status.simulated
+            wanted = speed_text(status.speed)
+            if select.value != wanted:
+                with self.prevent(Select.Changed):
+                    select.set_options(self._speed_options())
+                    select.value = wanted
+
     def relabel(self) -> None:
         self._lang = language()
         for widget_id, key in (
@@ -227,6 +277,8 @@ class SettingsScreen(BaseScreen):
             ("s-look", "settings.s_look"),
             ("s-data", "settings.s_data"),
             ("s-keys", "settings.s_keys"),
+            ("s-market", "settings.s_market"),
+            ("l-speed", "settings.speed"),
             ("l-theme", "settings.theme"),
             ("l-language", "settings.language"),
             ("l-colours", "settings.colours"),
@@ -245,6 +297,7 @@ class SettingsScreen(BaseScreen):
                     select.value = current[widget_id]
                     # The same value as before draws no new label by itself ("深色" stayed).
                     select.mutate_reactive(Select.value)  # type: ignore[misc]
+        self._paint_market()
         self._paint_paths()
         self._paint_keys()
 
@@ -312,8 +365,11 @@ class SettingsScreen(BaseScreen):
         elif event.input.id == "api-key":
             self._save_key(clear=False)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id in ("save-key", "clear-key"):
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "pause-market":
+            await self.deepalpha.action_market_pause()
+            self._paint_market()
+        elif event.button.id in ("save-key", "clear-key"):
             self._save_key(clear=event.button.id == "clear-key")
 
     def _save_key(self, *, clear: bool) -> None:
@@ -358,4 +414,6 @@ class SettingsScreen(BaseScreen):
         await self._check_keys()
 
     def refresh_data(self) -> None:
-        """Nothing here changes by itself; the timer keeps the status bar live."""
+        """The timer keeps the status bar live, and the speed and pause as the keys set them."""
+        if self.query("#speed"):  # mounted once the preferences are read
+            self._paint_market()

@@ -21,13 +21,26 @@ PHASE_STYLE = {
 
 def render_status(status: MarketStatus, width: int = 200) -> Text:
     full = _render(status, compact=False)
-    return full if full.cell_len <= width else _render(status, compact=True)
+    if full.cell_len <= width:
+        return full
+    # Narrower: single spaces; then (paused, 80 columns) the word SIMULATED gives way, so that
+    # the speed, PAUSED, the clock and the feed and database marks still fit.
+    for tight in (0, 1, 2):
+        line = _render(status, compact=True, tight=tight)
+        if line.cell_len <= width:
+            break
+    return line
 
 
-def _render(status: MarketStatus, *, compact: bool) -> Text:
+def _render(status: MarketStatus, *, compact: bool, tight: int = 0) -> Text:
     out = Text(no_wrap=True, overflow="ellipsis")
+    gap = " " if tight else "  "
     if status.simulated:
-        out.append(f" {t('status.simulated')} ", style="bold white on dark_red")
+        speed = f"{status.speed:g}×"
+        badge = speed if tight > 1 else f"{t('status.simulated')}{gap}{speed}"
+        out.append(f" {badge} ", style="bold white on dark_red")
+        if status.paused:
+            out.append(f" {t('status.paused')} ", style="bold black on yellow")
         out.append(" ")
     stamp = f"{status.time:%H:%M:%S} " if compact else f"{status.time:%m-%d %H:%M:%S} "
     out.append(stamp, style="bold")
@@ -35,7 +48,7 @@ def _render(status: MarketStatus, *, compact: bool) -> Text:
         phase = status.phases.get(market, Phase.CLOSED)
         out.append(f"{t('market.' + market.value)} ", style="bold")
         out.append(t("phase." + phase.value), style=PHASE_STYLE[phase])
-        out.append("  ")
+        out.append(gap)
     feed_ok = status.feed_alive
     if compact:  # the feed and database as marks: green when well, red when not
         out.append(f"{t('status.feed')}", style="dim")
