@@ -122,11 +122,11 @@ def test_settings_sets_the_speed_and_pauses(tmp_path: Path) -> None:
             assert "300×" in status_text(app)
 
             button = screen.query_one("#pause-market", Button)
-            assert str(button.label) == "Pause"
+            assert str(button.label) == "Pause market"
             button.focus()
             await pilot.press("enter")
             await wait_for(pilot, lambda: app.backend.market_status().paused)
-            assert str(button.label) == "Resume"
+            assert str(button.label) == "Resume market"
             assert "PAUSED" in status_text(app)
 
             # A button takes no second press while it shows the first (a fifth of a second).

@@ -218,8 +218,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "settings.applied": ("Applied and saved", "已应用并保存"),
     "settings.s_market": ("Simulated market", "模拟行情"),
     "settings.speed": ("Speed (simulated s / s)", "速度（模拟秒/秒）"),
-    "settings.pause": ("Pause", "暂停"),
-    "settings.resume": ("Resume", "继续"),
+    "settings.pause": ("Pause market", "暂停行情"),
+    "settings.resume": ("Resume market", "继续行情"),
     "settings.market_note": (
         "Keys on every screen: {slower} slower, {faster} faster, {pause} pause / resume. "
         "The speed is kept for later starts.",
