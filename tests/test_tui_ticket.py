@@ -284,7 +284,7 @@ def test_limit_buy_below_the_market_rests_open(tmp_path: Path) -> None:
         await pilot.pause()
         assert text_of(screen, "#problem").startswith("ready")
         estimate = text_of(screen, "#estimate")
-        assert f"Price {target + D('0.01')}" in estimate, estimate
+        assert f"Price {target + D('0.01'):,}" in estimate, estimate  # with separators
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmScreen))
         detail = str(app.screen.query_one("#detail", Static).render())
@@ -443,6 +443,50 @@ def test_lot_size_is_shown_before_sending_and_a_broker_rejection_shows_code_and_
 
 
 # --- search ---------------------------------------------------------------------------------
+
+
+def test_a_ticket_opened_again_is_empty_and_in_the_current_language(tmp_path: Path) -> None:
+    """The app keeps one ticket and opens it again (building one costs ~100 ms): nothing of
+    the last order may remain, and a language switch builds it afresh."""
+
+    async def scenario(
+        app: DeepAlphaApp, pilot: Any, backend: LocalBackend, toasts: Toasts
+    ) -> None:
+        first = await open_ticket(app, pilot, "b")
+        await pick(app, pilot, "tencent", TENCENT)
+        await quantity(pilot, first, "300")
+        await pilot.press("tab", "right")  # market
+        assert first.query_one("#price", Input).disabled
+        await pilot.press("escape")
+        await until(lambda: not isinstance(app.screen, OrderTicket))
+
+        selected = app.screen.selected_symbol  # type: ignore[attr-defined]
+        assert selected is not None and selected != TENCENT
+        again = await open_ticket(app, pilot, "s")
+        assert again is first  # the same screen, emptied
+        # As a new ticket would be: the Market row's symbol, no quantity, a limit at the bid.
+        assert again.side is Side.SELL and again.instrument is not None
+        assert again.instrument.symbol == selected
+        assert again.query_one("#symbol", Input).value == selected
+        assert again.query_one("#quantity", Input).value == ""
+        assert not again.query_one("#price", Input).disabled  # back to a limit order
+        assert again.query_one("#price", Input).value == again._prefilled  # the market's
+        assert app.focused is again.query_one("#quantity")
+        assert "Sell" in str(again.query_one("#ticket").border_title)
+        assert "Tencent" not in text_of(again, "#quote")
+        await pick(app, pilot, "mout", MOUTAI)
+        await pilot.press("escape")
+        await until(lambda: not isinstance(app.screen, OrderTicket))
+
+        await app.set_language("zh")
+        await pilot.pause()
+        chinese = await open_ticket(app, pilot, "b")
+        assert chinese is not first
+        assert "买入" in str(chinese.query_one("#ticket").border_title)
+        await pilot.press("escape")
+        await app.set_language("en")
+
+    run(tmp_path, scenario, trading=False)
 
 
 def test_symbol_search_by_english_name_and_aliases(tmp_path: Path) -> None:

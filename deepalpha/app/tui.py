@@ -13,7 +13,7 @@ import gc
 import importlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, work
 from textual.app import App, SystemCommand
@@ -32,6 +32,9 @@ from deepalpha.engine.orders import OrderStatus
 from deepalpha.i18n import language, language_from_locale, say, set_language, t
 from deepalpha.storage.errors import DatabaseError
 from deepalpha.widgets.colours import set_convention
+
+if TYPE_CHECKING:
+    from deepalpha.screens.order_ticket import OrderTicket
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
@@ -86,6 +89,8 @@ def _mode_factories() -> dict[str, Any]:
         "help": HelpScreen,
     }
 
+
+TICKET = "order-ticket"  # the installed ticket screen's name
 
 # Screens that need nothing but the market (and the preferences) to draw: the first frame may
 # show them before the engine has started; every other screen waits for it.
@@ -218,6 +223,7 @@ class DeepAlphaApp(App[None]):
         self.colours_setting = "auto"
         self._engine_ready = False
         self.start_error: Exception | None = None  # why the engine could not start
+        self._ticket: OrderTicket | None = None  # the order ticket, built once, opened again
         # Keys typed between `b`/`s` and the ticket's first field taking focus, in order; None
         # while no ticket is opening (see ``on_event``).
         self._keys_for_ticket: list[events.Key] | None = None
@@ -391,7 +397,16 @@ class DeepAlphaApp(App[None]):
             self._ticket_when_started(side, symbol, trader_id)
             return
         trader_id = trader_id or self.current_trader
-        self.push_screen(OrderTicket(side, symbol=symbol, trader_id=trader_id))
+        ticket = self._ticket
+        traders = [(tr.name, tr.id) for tr in self.backend.traders()]
+        if ticket is not None and ticket.is_mounted and ticket.fits(traders):
+            ticket.reopen(side, symbol=symbol, trader_id=trader_id)
+        else:
+            if ticket is not None:
+                self.uninstall_screen(ticket)
+            ticket = self._ticket = OrderTicket(side, symbol=symbol, trader_id=trader_id)
+            self.install_screen(ticket, TICKET)  # kept after it closes: opening again is cheap
+        self.push_screen(TICKET)
 
     @work(exclusive=True, group="ticket")
     async def _ticket_when_started(

@@ -4,6 +4,7 @@ backend, and a repaint timer that runs only while the screen is shown."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +20,8 @@ from deepalpha.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from deepalpha.app.tui import DeepAlphaApp
 
+
+BEHIND_DIALOG_SECONDS = 1.0  # a screen behind a dialog repaints this often
 
 # What a binding does: a catalogue key, or a Msg where the text has parameters ("Sort by
 # Last") whose own texts come from the catalogue too.
@@ -77,6 +80,7 @@ class BaseScreen(Screen[None]):
         yield from ()
 
     def on_mount(self) -> None:
+        self._behind_at = 0.0  # when it last repainted behind a dialog (monotonic seconds)
         self._timer = self.set_interval(self.REFRESH_SECONDS, self._tick, pause=True)
 
     def on_screen_resume(self) -> None:
@@ -94,6 +98,14 @@ class BaseScreen(Screen[None]):
         if not self.is_current:  # switched away while a dialog was on top of it
             self._timer.pause()
             return
+        if self.app.screen is not self:
+            # Behind a dialog once a second is enough for a clock and a countdown; each repaint
+            # here also re-renders the dialog's dimmed background, which at 10 Hz held up the
+            # dialog itself (the ticket's first frame, the keys typed into it).
+            now = time.monotonic()
+            if now - self._behind_at < BEHIND_DIALOG_SECONDS:
+                return
+            self._behind_at = now
         self.query_one(StatusBar).show(self.backend.market_status())
         self._show_nav()
         self.refresh_data()

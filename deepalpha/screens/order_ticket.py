@@ -34,10 +34,11 @@ from deepalpha.app.backend import Backend, OrderPreview
 from deepalpha.engine.markets.fees import FEE_ITEMS
 from deepalpha.engine.markets.instruments import Board, Instrument
 from deepalpha.engine.orders import Order, OrderRequest, OrderStatus, OrderType, Side
-from deepalpha.i18n import count, language, money, say, t
+from deepalpha.i18n import count, language, money, price_text, say, t
 from deepalpha.screens.base import localize_bindings
 from deepalpha.screens.confirm import ConfirmScreen
 from deepalpha.widgets.colours import down_colour, up_colour
+from deepalpha.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from deepalpha.app.tui import DeepAlphaApp
@@ -144,7 +145,8 @@ class Suggestions(OptionList, can_focus=False):
 
 class OrderTicket(ModalScreen[Order | None]):
     DEFAULT_CSS = """
-    OrderTicket { align: center middle; }
+    OrderTicket { align: center middle; background: $background; }
+    OrderTicket #status-bar { dock: top; }
     OrderTicket #ticket {
         width: 78; max-width: 100%; height: auto; max-height: 100%;
         border: round $primary; border-title-style: bold; background: $surface;
@@ -199,6 +201,9 @@ class OrderTicket(ModalScreen[Order | None]):
         self._found: list[Instrument] = []
         self._timer: Timer | None = None
         self._trader_names: dict[str, str] = {}
+        self._trader_choices: list[tuple[str, str]] = []  # (name, id) the Select offers
+        self._language = language()
+        self._reopened = False
 
     # --- plumbing -----------------------------------------------------------------------
     @property
@@ -216,8 +221,12 @@ class OrderTicket(ModalScreen[Order | None]):
     def compose(self) -> ComposeResult:
         traders = self.backend.traders()
         self._trader_names = {tr.id: tr.name for tr in traders}
+        self._trader_choices = [(tr.name, tr.id) for tr in traders]
         ids = [tr.id for tr in traders]
         trader = self.trader_id if self.trader_id in ids else (ids[0] if ids else None)
+        # Opaque, with the status bar of its own: drawing the dimmed screen behind the ticket
+        # re-rendered the whole quote board on opening (25-100 ms of the ticket's first frame).
+        yield StatusBar(id="status-bar")
         # The side's class from the start: set after mounting, it would restyle every field.
         with VerticalScroll(id="ticket", classes=f"-{self.side.value}"):
             with Horizontal(classes="row"):
@@ -272,10 +281,46 @@ class OrderTicket(ModalScreen[Order | None]):
         self._localize_bindings()
         self._paint_side()
         self._timer = self.set_interval(REFRESH_SECONDS, self._update)
+        self._opened()
+
+    def _opened(self) -> None:
         self._first_focus()
         # Keys typed while the ticket was being built go to the field just focused (focus is
         # set by a callback queued before this one).
         self.app.call_later(self.deepalpha.release_keys)
+
+    def fits(self, traders: list[tuple[str, str]]) -> bool:
+        """Whether this ticket can be opened again as it is built: the same language and the
+        same traders to choose from (else a new one is built)."""
+        return self._language == language() and self._trader_choices == traders
+
+    def reopen(self, side: str, *, symbol: str | None, trader_id: str | None) -> None:
+        """Empty the ticket for a new order. Building one costs ~100 ms of styling and layout,
+        so the app keeps one and opens it again (``on_screen_resume`` focuses it)."""
+        self._unmatched = None
+        self.side = Side(side)
+        self.symbol = symbol
+        self.trader_id = trader_id
+        self.instrument = None
+        self.preview = None
+        self._missing = None
+        self._rejection = None
+        self._sending = False
+        self._prefilled = None
+        self._reopened = True
+        with self.prevent(Input.Changed, Choice.Changed, Select.Changed):
+            self.query_one("#side", Choice).value = self.side.value
+            for field in ("#symbol", "#quantity", "#price"):
+                self.query_one(field, Input).value = ""
+            self.query_one("#type", Choice).value = "limit"
+            self.query_one("#price", Input).disabled = False
+            ids = [tr_id for _, tr_id in self._trader_choices]
+            trader = trader_id if trader_id in ids else (ids[0] if ids else None)
+            if trader is not None:
+                self.query_one("#trader", Select).value = trader
+        self.workers.cancel_group(self, "ticket-search")
+        self._show_suggestions([])
+        self._paint_side()
 
     def _first_focus(self) -> None:
         if self.symbol:
@@ -292,12 +337,16 @@ class OrderTicket(ModalScreen[Order | None]):
             localize_bindings(node, BINDING_TEXT)
 
     def on_screen_suspend(self) -> None:
-        if self._timer is not None:
+        # Behind its own confirmation the ticket (and its clock) stays in view; closed, it stops.
+        if self._timer is not None and not self.is_current:
             self._timer.pause()
 
     def on_screen_resume(self) -> None:
         if self._timer is not None:
             self._timer.resume()
+        if self._reopened:  # opened again for a new order, not back from its own dialog
+            self._reopened = False
+            self._opened()
 
     # --- keys ---------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -680,6 +729,7 @@ class OrderTicket(ModalScreen[Order | None]):
         return OrderRequest(trader, inst.symbol, self.side, quantity, order_type, limit)
 
     def _update(self) -> None:
+        self.query_one(StatusBar).show(self.backend.market_status())  # the clock runs on
         req = self._request()
         try:
             self.preview = self.backend.preview_order(req) if req is not None else None
@@ -787,9 +837,9 @@ class OrderTicket(ModalScreen[Order | None]):
         # The band: 跌停 32.58 · 涨停 39.82 (HK has none).
         if preview.limit_down is not None and preview.limit_up is not None:
             out.append(f"{t('ticket.limit_down')} ")
-            out.append(str(preview.limit_down), style=down_colour())
+            out.append(price_text(preview.limit_down), style=down_colour())
             out.append(f" · {t('ticket.limit_up')} ")
-            out.append(str(preview.limit_up), style=up_colour())
+            out.append(price_text(preview.limit_up), style=up_colour())
         else:
             out.append(t("ticket.no_band"))
         if preview.tick is not None:
@@ -801,7 +851,7 @@ class OrderTicket(ModalScreen[Order | None]):
         if preview.price is None:
             price = t("ticket.no_quote")
         elif req.type is OrderType.LIMIT:
-            price = str(preview.price)
+            price = price_text(preview.price)
         else:
             price = t("ticket.market_at", price=preview.price)
         out.append(f"{t('ticket.price_used')} {price}   ")
