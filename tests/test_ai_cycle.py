@@ -255,7 +255,7 @@ def test_untidy_replies_from_the_server_still_trade(
             '{"symbol": "600519", "action": "buy", "quantity": 100, "order_type": "limit", '
             '"limit_price": 1900.00, "stop_loss": 1650, "take_profit": 2100, "confidence": 0.8}',
             "PRICE_LIMIT",
-            "1530.00–1870.00",
+            "1,530.00–1,870.00",
         ),
         (
             '{"symbol": "600519", "action": "buy", "quantity": 100, "stop_loss": 1690.00, '

@@ -363,8 +363,8 @@ def test_a_share_same_bar_round_trip_is_t_plus_one(tmp_path: Path, real_data: Pa
     assert (buy.status, buy.avg_price) == ("filled", Decimal("2179"))
     assert (sell.status, sell.reject_code) == ("rejected", "T_PLUS_ONE")
     assert sell.reject_reason == (
-        "sell 100 600519.SH: only 0 sellable today; 100 shares bought today become sellable "
-        "on the next trading day (T+1)"
+        "sell 100 600519.SH: only 0 sellable today; what was bought today (100 shares) becomes "
+        "sellable on the next trading day (T+1)"
     )
 
 
@@ -443,7 +443,8 @@ def test_a_share_same_bar_sell_is_t_plus_one_in_the_report(tmp_path: Path, real_
     assert (buy["status"], buy["filled_quantity"]) == ("filled", 100)
     assert (sell["status"], sell["reject_code"]) == ("rejected", "T_PLUS_ONE")
     assert (
-        "100 shares bought today become sellable on the next trading day" in (sell["reject_reason"])
+        "what was bought today (100 shares) becomes sellable on the next trading day"
+        in sell["reject_reason"]
     )
     assert [f["side"] for f in report["fills"]] == ["buy"]
     assert "T_PLUS_ONE 1" in result.stdout

@@ -27,7 +27,7 @@ def test_a_share_ticks() -> None:
     assert tick_error(MOUTAI, D("1688.01"), day) is None
     assert tick_error(ETF, D("3.855"), day) is None
     assert tick_error(MOUTAI, D("1688.005"), day) == (
-        "price 1688.005 is not a multiple of the tick 0.01 for 600519.SH"
+        "price 1,688.005 is not a multiple of the tick 0.01 for 600519.SH"
     )
     assert tick_error(ETF, D("3.8555"), day) == (
         "price 3.8555 is not a multiple of the tick 0.001 for 510300.SH"
@@ -35,7 +35,7 @@ def test_a_share_ticks() -> None:
 
 
 def test_non_positive_price_is_refused() -> None:
-    assert tick_error(MOUTAI, D("0"), date(2024, 3, 1)) == "price 0 must be positive"
+    assert tick_error(MOUTAI, D("0"), date(2024, 3, 1)) == "price 0.00 must be positive"
     assert tick_error(MOUTAI, D("-1.00"), date(2024, 3, 1)) == "price -1.00 must be positive"
 
 
@@ -108,10 +108,10 @@ def test_hk_fifty_to_hundred_is_five_cents() -> None:
 
 def test_hk_price_range() -> None:
     assert tick_error(TENCENT, D("10000"), REFORM) == (
-        "price 10000 is outside HKEX's range 0.01–9995"
+        "price 10,000.00 is outside HKEX's range 0.01–9,995.00"
     )
     assert tick_error(TENCENT, D("0.005"), REFORM) == (
-        "price 0.005 is outside HKEX's range 0.01–9995"
+        "price 0.005 is outside HKEX's range 0.01–9,995.00"
     )
     assert tick_error(TENCENT, D("9995"), REFORM) is None
     assert tick_error(TENCENT, D("350.30"), REFORM) == (
