@@ -253,14 +253,14 @@ def prune(
     """Delete automatic archives outside the retention policy (your own archives only with
     --include-manual)."""
     from deepalpha.app import paths  # noqa: PLC0415
-    from deepalpha.app.settings import Settings, use_settings_file  # noqa: PLC0415
+    from deepalpha.app.settings import load_settings, use_settings_file  # noqa: PLC0415
     from deepalpha.sync import backup as backups  # noqa: PLC0415
 
     console = _console()
     data_dir = _data_dir(given)
     with _clear_errors():
         use_settings_file(paths.settings_file(data_dir))
-        storage = Settings().storage
+        storage = load_settings().storage
         daily = keep_daily if keep_daily is not None else storage.keep_daily
         weekly = keep_weekly if keep_weekly is not None else storage.keep_weekly
         if include_manual and not yes:

@@ -385,6 +385,7 @@ def _serve_now(given: Shared, requested: list[int]) -> int:
 
 
 def _run_workstation(given: Shared) -> int:
+    from deepalpha.app.first_settings import SettingsError  # noqa: PLC0415
     from deepalpha.app.local_backend import LocalBackend  # noqa: PLC0415
     from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
     from deepalpha.app.tui import make_app  # noqa: PLC0415
@@ -397,7 +398,8 @@ def _run_workstation(given: Shared) -> int:
     except (DatabaseError, DataDirBusy) as exc:
         raise UserError(str(exc)) from None
     if app.start_error is not None:
-        raise UserError(str(app.start_error))
+        prefix = "settings: " if isinstance(app.start_error, SettingsError) else ""
+        raise UserError(f"{prefix}{app.start_error}")
     unsaved = backend.runtime.unsaved
     if unsaved:
         click.echo(
@@ -633,20 +635,18 @@ def backtest(given: Shared, **opts: Any) -> int:
 
 
 def _settings(given: Shared) -> Settings:
-    from pydantic import ValidationError  # noqa: PLC0415
-
     from deepalpha.app import paths  # noqa: PLC0415
-    from deepalpha.app.settings import Settings, SettingsError, use_settings_file  # noqa: PLC0415
+    from deepalpha.app.settings import (  # noqa: PLC0415
+        SettingsError,
+        load_settings,
+        use_settings_file,
+    )
 
     use_settings_file(paths.settings_file(paths.data_dir(given.data_dir)))
     try:
-        return Settings()
+        return load_settings()
     except SettingsError as exc:
         raise UserError(f"settings: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UserError(f"settings: {where}: {first['msg']}") from None
 
 
 def _ai_options(opts: dict[str, Any]) -> AiOptions | None:

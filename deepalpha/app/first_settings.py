@@ -22,6 +22,12 @@ from deepalpha.engine.markets.rules import ST_TEN_PERCENT_FROM
 if TYPE_CHECKING:
     from deepalpha.app.settings import Settings
 
+
+class SettingsError(ValueError):
+    """A settings file or variable a person got wrong: one line naming the file and the key.
+    Here, not beside the models, so the first frame can catch it without importing pydantic."""
+
+
 ENV_PREFIX = "DEEPALPHA_"
 # Settings' sections: an environment variable naming one of them overrides a setting.
 SECTIONS = ("fees", "rules", "backtest", "market", "storage", "ui", "ai")
@@ -90,6 +96,6 @@ def first_frame_settings() -> FirstFrameSettings:
     """The defaults when nothing overrides them, else what ``Settings`` says."""
     if not overridden():
         return FirstFrameSettings()
-    from deepalpha.app.settings import Settings  # noqa: PLC0415
+    from deepalpha.app.settings import load_settings  # noqa: PLC0415
 
-    return FirstFrameSettings.of(Settings())
+    return FirstFrameSettings.of(load_settings())

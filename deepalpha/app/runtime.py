@@ -93,14 +93,14 @@ def _warm_up_talib() -> None:
 
 
 def _store_opener() -> tuple[
-    Callable[[str | None, Path], Coroutine[Any, Any, SqlStore]], type[Settings]
+    Callable[[str | None, Path], Coroutine[Any, Any, SqlStore]], Callable[[], Settings]
 ]:
     """Import the storage stack (SQLAlchemy, Alembic) and the settings (pydantic): called in a
     thread, off the screen's loop."""
-    from deepalpha.app.settings import Settings  # noqa: PLC0415
+    from deepalpha.app.settings import load_settings  # noqa: PLC0415
     from deepalpha.storage.connect import open_store  # noqa: PLC0415
 
-    return open_store, Settings
+    return open_store, load_settings
 
 
 def demo_traders(ai_interval_minutes: int = 5) -> list[TraderConfig]:

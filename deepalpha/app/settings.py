@@ -5,20 +5,23 @@ Secrets are not settings: they live in keyring (or the environment for headless 
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from deepalpha.app.first_settings import (
+    ENV_PREFIX,
     SIMULATOR_SEED,
     SIMULATOR_SPEED,
     UI_COLOURS,
     UI_LANGUAGE,
     UI_THEME,
+    SettingsError,
     config_file,
     use_settings_file,
 )
@@ -79,7 +82,9 @@ class MarketSettings(BaseModel):
     simulator_speed: float = Field(SIMULATOR_SPEED, gt=0)
 
 
-__all__ = ["Settings", "SettingsError", "config_file", "use_settings_file"]
+__all__ = ["Settings", "SettingsError", "config_file", "load_settings", "use_settings_file"]
+
+log = logging.getLogger("deepalpha")
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -90,14 +95,25 @@ class _TomlSource(PydanticBaseSettingsSource):
         path = config_file()
         if not path.exists():
             return {}
-        try:
-            return tomllib.loads(path.read_text("utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError(f"{path}: {exc}") from None
+        return _read_toml(path)
 
 
-class SettingsError(ValueError):
-    pass
+def _read_toml(path: Any) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SettingsError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
 
 
 class ModelPrice(BaseModel):
@@ -205,3 +221,53 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _TomlSource(settings_cls)
+
+
+def load_settings() -> Settings:
+    """The settings (defaults, ``settings.toml``, ``DEEPALPHA_*``): a wrong value is one
+    :class:`SettingsError` line naming the file or variable and the key; a key no setting has
+    is warned about, not silently ignored."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
+    path = config_file()
+    if path.exists():
+        for key in unknown_keys(_read_toml(path), Settings):
+            if (path, key) not in _warned:  # settings load twice at start: say it once
+                _warned.add((path, key))
+                log.warning("%s: unknown setting %s (ignored); check its spelling", path, key)
+    return settings
+
+
+_warned: set[tuple[Any, str]] = set()
+
+
+def _explain(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    got = first.get("input")
+    path = config_file()
+    written: Any = _read_toml(path) if path.exists() else {}
+    for part in first["loc"]:
+        written = written.get(str(part)) if isinstance(written, dict) else None
+    where = str(path) if written is not None else f"{ENV_PREFIX}{key.replace('.', '__').upper()}"
+    more = len(exc.errors()) - 1
+    tail = f" (and {more} more)" if more else ""
+    return f"{where}: {key}: {first['msg']} (got {got!r}){tail}"
+
+
+def unknown_keys(data: dict[str, Any], model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Dotted keys of ``data`` that ``model`` has no field for (tables of free keys, such as
+    ``ai.prices`` or ``ui.keys``, take any)."""
+    out = []
+    fields = model.model_fields
+    for key, value in data.items():
+        field = fields.get(key)
+        if field is None:
+            out.append(prefix + key)
+            continue
+        sub = field.annotation
+        if isinstance(value, dict) and isinstance(sub, type) and issubclass(sub, BaseModel):
+            out += unknown_keys(value, sub, f"{prefix}{key}.")
+    return out

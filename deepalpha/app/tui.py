@@ -21,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from deepalpha.app.backend import Backend
+from deepalpha.app.first_settings import SettingsError
 from deepalpha.app.lock import DataDirBusy
 from deepalpha.engine.events import (
     FillEvent,
@@ -240,7 +241,7 @@ class DeepAlphaApp(App[None]):
         if self._start_backend:
             try:
                 await self.backend.open()
-            except (DatabaseError, DataDirBusy) as exc:
+            except (DatabaseError, DataDirBusy, SettingsError) as exc:
                 self._cannot_start(exc)
                 return
         await self._load_preferences()
@@ -264,7 +265,7 @@ class DeepAlphaApp(App[None]):
         if self._start_backend:
             try:
                 await self.backend.start()
-            except (DatabaseError, DataDirBusy) as exc:
+            except (DatabaseError, DataDirBusy, SettingsError) as exc:
                 self._cannot_start(exc)
                 await asyncio.Event().wait()  # cancelled as the app closes
         if self.current_trader is None:
