@@ -57,6 +57,9 @@ class UserError(click.ClickException):
 class PositiveDecimal(click.ParamType):
     name = "number"
 
+    def __init__(self, maximum: Decimal | None = None) -> None:
+        self.maximum = maximum
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, Decimal):
             return value
@@ -66,7 +69,14 @@ class PositiveDecimal(click.ParamType):
             self.fail(f"{value!r} is not a number", param, ctx)
         if not number.is_finite() or number <= 0:
             self.fail(f"{value!r} must be a positive number", param, ctx)
+        if self.maximum is not None and number > self.maximum:
+            self.fail(f"{value!r} is more than {self.maximum:,}", param, ctx)
         return number
+
+
+# Money beyond this overflows the 28 significant digits of Decimal arithmetic once fees and
+# returns are computed to the cent: a thousand trillion is past any real account.
+MAX_CASH = Decimal(10) ** 15
 
 
 class PositiveFloat(click.ParamType):
@@ -531,7 +541,7 @@ def _run_db(action: str, given: Shared) -> int:
 @click.option(
     "--cash",
     required=True,
-    type=PositiveDecimal(),
+    type=PositiveDecimal(MAX_CASH),
     help="Initial cash in each currency the data trades in (CNY, HKD).",
 )
 @click.option("--start", type=IsoDate(), help="First trading day (YYYY-MM-DD).")
@@ -579,7 +589,7 @@ def _run_db(action: str, given: Shared) -> int:
 )
 @click.option(
     "--participation",
-    type=PositiveDecimal(),
+    type=PositiveDecimal(Decimal(1)),
     default=None,
     help="Largest share of a bar's volume an order may take (default: setting, 0.25).",
 )

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from deepalpha.engine.feeds.csv_text import CsvTextError, csv_text
 from deepalpha.engine.markets.instruments import InstrumentRegistry
 from deepalpha.engine.markets.symbols import SymbolError, normalize
 from deepalpha.engine.orders import OrderRequest, OrderType, Side
@@ -20,6 +21,9 @@ from deepalpha.engine.orders import OrderRequest, OrderType, Side
 
 class OrdersFileError(ValueError):
     """A bad orders file: the message names the file, the line and the reason."""
+
+
+MAX_QUANTITY_DIGITS = 12  # a trillion shares: past any real order, within int arithmetic
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +50,11 @@ class ScriptedOrder:
 
 def load_orders(path: Path) -> list[ScriptedOrder]:
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        handle = csv_text(path)
     except OSError as exc:
         raise OrdersFileError(f"{path}: cannot open ({exc.strerror})") from None
+    except CsvTextError as exc:
+        raise OrdersFileError(f"{path}:{exc.line}: {exc.detail}") from None
     out: list[ScriptedOrder] = []
     with handle:
         reader = csv.DictReader(handle)
@@ -60,9 +66,12 @@ def load_orders(path: Path) -> list[ScriptedOrder]:
         missing = [c for c in ("symbol", "side", "quantity") if c not in fields]
         if missing:
             raise OrdersFileError(f"{path}:1: missing column(s) {', '.join(missing)}")
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
-            out.append(_parse(row, time_col, where, reader.line_num))
+        try:
+            for row in reader:
+                where = f"{path}:{reader.line_num}"
+                out.append(_parse(row, time_col, where, reader.line_num))
+        except csv.Error as exc:
+            raise OrdersFileError(f"{path}:{reader.line_num}: not a CSV row ({exc})") from None
     return out
 
 
@@ -117,7 +126,8 @@ def _parse(row: dict[str, str], time_col: str, where: str, line: int) -> Scripte
     except ValueError:
         raise OrdersFileError(f"{where}: side {side_text!r} must be buy or sell") from None
     qty_text = (row.get("quantity") or "").strip()
-    if not qty_text.isdigit():
+    if not (qty_text.isascii() and qty_text.isdigit()) or len(qty_text) > MAX_QUANTITY_DIGITS:
+        # isdigit() alone takes '²' and other digits int() refuses.
         raise OrdersFileError(f"{where}: quantity {qty_text!r} must be a whole number of shares")
     type_text = (row.get("type") or "market").strip().lower() or "market"
     try:

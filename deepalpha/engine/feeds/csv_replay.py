@@ -21,6 +21,7 @@ from itertools import chain
 from pathlib import Path
 from statistics import median
 
+from deepalpha.engine.feeds.csv_text import CsvTextError, csv_text
 from deepalpha.engine.marketdata import Bar
 from deepalpha.engine.markets.instruments import Instrument, InstrumentRegistry
 from deepalpha.engine.markets.rules import LISTED, DayStatus
@@ -57,6 +58,15 @@ class BarSeries:
         return self.instrument.symbol
 
 
+# Beyond these no real bar goes (a share at a trillion, a day's amount of 10^18): such a cell
+# is a broken file, and arithmetic on it would overflow deep in the run, not at its line.
+MAX_PRICE_OR_AMOUNT = Decimal(10) ** 18
+MAX_VOLUME = 10**15
+
+
+MIDNIGHT = ("", "00:00", "00:00:00")  # what may follow a daily bar's date
+
+
 def _decimal(text: str, column: str, where: str) -> Decimal:
     try:
         value = Decimal(text)
@@ -64,6 +74,8 @@ def _decimal(text: str, column: str, where: str) -> Decimal:
         raise BarFileError(f"{where}: {column} {text!r} is not a number") from None
     if not value.is_finite():
         raise BarFileError(f"{where}: {column} {text!r} is not a finite number")
+    if abs(value) >= MAX_PRICE_OR_AMOUNT:
+        raise BarFileError(f"{where}: {column} {text!r} is out of range")
     return value
 
 
@@ -72,16 +84,23 @@ def _volume(text: str, where: str) -> int:
         value = Decimal(text)
     except InvalidOperation:
         raise BarFileError(f"{where}: volume {text!r} is not a number") from None
+    if not value.is_finite():
+        raise BarFileError(f"{where}: volume {text!r} is not a finite number")
     if value < 0 or value != value.to_integral_value():
         raise BarFileError(f"{where}: volume {text!r} must be a non-negative whole number")
+    if value >= MAX_VOLUME:
+        raise BarFileError(f"{where}: volume {text!r} is out of range")
     return int(value)
 
 
 def _parse_time(text: str, intraday: bool, where: str) -> datetime | date:
     text = text.strip()
     if not intraday:
+        day, _, rest = text.replace("/", "-").partition(" ")
         try:
-            return date.fromisoformat(text.replace("/", "-")[:10])
+            if rest.strip() not in MIDNIGHT:  # "2023-08-16xyz" or "… 10:30" is not a day
+                raise ValueError(rest)
+            return date.fromisoformat(day)
         except ValueError:
             raise BarFileError(f"{where}: date {text!r} is not YYYY-MM-DD") from None
     for fmt in _DATETIME_FORMATS:
@@ -124,17 +143,19 @@ def load_bar_file(
 ) -> list[BarSeries]:
     """Read and check a bar file; one series per code in it. Raises :class:`BarFileError`."""
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        handle = csv_text(path)
     except OSError as exc:
         raise BarFileError(f"{path}: cannot open ({exc.strerror})") from None
+    except CsvTextError as exc:
+        raise BarFileError(f"{path}:{exc.line}: {exc.detail}") from None
     with handle:
         reader = csv.reader(handle)
         try:
             header = [h.strip().lower() for h in next(reader)]
         except StopIteration:
             raise BarFileError(f"{path}:1: the file is empty") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise BarFileError(f"{path}:1: not a CSV text file ({exc})") from None
+        except csv.Error as exc:
+            raise BarFileError(f"{path}:1: not a CSV file ({exc})") from None
         col = {name: i for i, name in enumerate(header)}
         if "datetime" in col:
             intraday, time_col = True, col["datetime"]
