@@ -219,6 +219,14 @@ def test_a_read_only_directory_is_explained_and_the_database_untouched(
         with pytest.raises(DatabaseError) as err:
             run(Runtime(RuntimeOptions(small_disk.path, auto_backup=False)).start())
         assert str(small_disk.path) in str(err.value) and "read-only" in str(err.value)
+        # A new data directory under the read-only mount: one line, not a traceback.
+        fresh = small_disk.path / "new" / "data"
+        with pytest.raises(DatabaseError) as err:
+            run(Runtime(RuntimeOptions(fresh, auto_backup=False)).start())
+        assert str(err.value) == (
+            f"cannot create the data directory {fresh}: Read-only file system; "
+            "choose another with --data-dir"
+        )
     finally:
         small_disk.remount("rw")
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before

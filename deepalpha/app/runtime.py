@@ -40,6 +40,7 @@ from deepalpha.engine.orders import Order, OrderRequest
 from deepalpha.engine.risk import RiskLimits
 from deepalpha.engine.traders import TraderConfig, TraderKind
 from deepalpha.i18n import Msg, language
+from deepalpha.storage.errors import DatabaseError
 from deepalpha.storage.peek import Peek, local_database, peek
 
 # The first frame must not wait for SQLAlchemy, Alembic, httpx, numpy or TA-Lib (most of a
@@ -221,7 +222,13 @@ class Runtime:
             return self.prepared
         opts = self.options
         self.clock = opts.clock or clocks.system_clock()
-        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            opts.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only mount, a file in the way, no permission
+            raise DatabaseError(
+                f"cannot create the data directory {opts.data_dir}: {exc.strerror}; "
+                "choose another with --data-dir"
+            ) from None
         self._lock = DataDirLock(opts.data_dir)
         self._lock.acquire()
         try:
