@@ -112,6 +112,25 @@ async def tab_to(app: DeepAlphaApp, pilot: Pilot[None], widget_id: str, limit: i
 
 
 # --- traders ------------------------------------------------------------------------------
+def test_the_traders_table_names_the_baseline_in_the_language_shown(tmp_path: Path) -> None:
+    async def scenario(app: DeepAlphaApp, pilot: Pilot[None]) -> None:
+        screen = app.screen
+        assert isinstance(screen, TradersScreen)
+
+        def models() -> set[str]:
+            table = screen.query_one(DataTable)
+            column = TradersScreen.COLUMNS.index("model")
+            return {str(table.get_row_at(i)[column]) for i in range(table.row_count)}
+
+        assert "baseline (no LLM)" in models()
+        await app.set_language("zh")
+        await settle(app, pilot)
+        assert "基准规则（无大模型）" in models() and "baseline (no LLM)" not in models()
+        await app.set_language("en")
+
+    run(tmp_path, "traders", scenario)
+
+
 def test_create_trader_by_keyboard_and_it_persists(tmp_path: Path) -> None:
     async def create(app: DeepAlphaApp, pilot: Pilot[None]) -> None:
         screen = app.screen

@@ -29,6 +29,7 @@ from deepalpha.engine.traders import TraderConfig, TraderKind
 from deepalpha.i18n import language, money, t
 from deepalpha.screens.base import BaseScreen, localize_bindings
 from deepalpha.widgets.colours import change_style
+from deepalpha.widgets.formats import model_text
 
 # Binding id → catalogue key of its description (relabelled on a language change).
 BINDING_TEXT = {
@@ -448,7 +449,7 @@ class TradersScreen(BaseScreen):
         return (
             v.name,
             t(f"traders.kind_{v.kind}"),
-            v.model_label,
+            model_text(v.model_label),
             state,
             Text(money(v.equity, compact=True), justify="right"),
             Text(f"{ret:+.2f}%", style=change_style(ret), justify="right"),
