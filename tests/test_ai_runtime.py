@@ -255,19 +255,6 @@ def test_a_rejected_proposal_is_recorded_and_places_nothing(
     asyncio.run(go())
 
 
-def test_max_drawdown_is_the_deepest_fall_from_a_peak() -> None:
-    from deepalpha.app.local_backend import _max_drawdown
-
-    days = [date(2026, 3, d) for d in (2, 3, 4, 5)]
-    curve = list(zip(days, [D(100), D(120), D(90), D(130)], strict=True))
-    assert _max_drawdown(curve, D(117)) == D("0.25")  # 120 → 90
-    assert _max_drawdown(curve[:2], D(96)) == D("0.2")  # today's equity counts too
-    assert _max_drawdown([], D(100)) == 0
-    # Below the money put in on the first day is a drawdown too.
-    assert _max_drawdown([], D(95), start=D(100)) == D("0.05")
-    assert _max_drawdown(curve, D(130), start=D(200)) == D("0.55")  # 200 → 90
-
-
 def test_a_slow_model_blocks_neither_the_feed_nor_other_traders(
     tmp_path: Path, server: FakeOpenAI, fake_profile: str
 ) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -42,6 +42,7 @@ from deepalpha.engine.markets.instruments import Instrument
 from deepalpha.engine.markets.rules import tick_size
 from deepalpha.engine.markets.symbols import SymbolError, normalize
 from deepalpha.engine.orders import Fill, Order, OrderRequest, OrderType, Side
+from deepalpha.engine.performance import max_drawdown
 from deepalpha.engine.traders import TraderConfig, TraderKind
 from deepalpha.i18n import Msg, language
 
@@ -310,8 +311,9 @@ class LocalBackend(Backend):
                     limits=book.risk.limits,
                     settings=dict(trader.settings),
                     win_rate=self._win_rate(trader.id),
-                    max_drawdown=_max_drawdown(
-                        self._curves.get(trader.id, ()), pf.equity(), pf.deposits_total()
+                    max_drawdown=max_drawdown(
+                        [*(e for _, e in self._curves.get(trader.id, ())), pf.equity()],
+                        start=pf.deposits_total(),
                     ),
                     safe_mode=ai.safe_mode if ai is not None else False,
                     open_proposals=len(ai.proposals) if ai is not None else 0,
@@ -706,21 +708,6 @@ def _ai_options(model: str | None, interval: int | None) -> AiOptions | None:
     if model is None:
         return None
     return AiOptions(model=model, interval_minutes=interval, lang=language())
-
-
-def _max_drawdown(
-    curve: Iterable[tuple[date, Decimal]], now: Decimal, start: Decimal | None = None
-) -> Decimal | None:
-    """The deepest fall from a peak (0..1) of: the money put in, each day's closing equity,
-    and equity now — so a trader below its starting cash on day one has a drawdown."""
-    peak: Decimal | None = start if start else None
-    worst = ZERO
-    for equity in (*(e for _, e in curve), now):
-        if peak is None or equity > peak:
-            peak = equity
-        elif peak > 0:
-            worst = max(worst, (peak - equity) / peak)
-    return None if peak is None else worst
 
 
 __all__ = ["LocalBackend"]

@@ -23,6 +23,7 @@ from deepalpha.engine.markets.rules import tick_size
 from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.money import ZERO
 from deepalpha.engine.orders import Fill, Side
+from deepalpha.engine.performance import max_drawdown, sharpe
 from deepalpha.engine.portfolio import EquitySnapshot
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ SECONDARY_MINUTES = 15
 SECONDARY = f"{SECONDARY_MINUTES}m"
 CLOSES_SHOWN = 20  # the last N closes per timeframe shown to the model
 RECENT_FILLS = 10
-TRADING_DAYS_PER_YEAR = 252
 PCT = Decimal("0.01")
 
 _talib: ModuleType | None = None
@@ -300,15 +300,14 @@ def symbol_indicators(bars: Sequence[Bar]) -> dict[str, Indicators]:
 # --- performance --------------------------------------------------------------------------
 
 
-def _equity_values(curve: Iterable[Decimal | EquitySnapshot]) -> list[float]:
-    return [float(p.equity if isinstance(p, EquitySnapshot) else p) for p in curve]
-
-
 def compute_performance(
-    fills: Iterable[Fill], equity_curve: Iterable[Decimal | EquitySnapshot]
+    fills: Iterable[Fill],
+    equity_curve: Iterable[Decimal | EquitySnapshot],
+    *,
+    start: Decimal | None = None,
 ) -> Performance:
-    """Win rate and profit factor from closing fills' realized P&L; Sharpe (annualised, the
-    curve taken as daily points, risk-free 0) and max drawdown from the equity curve."""
+    """Win rate and profit factor from closing fills' realized P&L; Sharpe and max drawdown of
+    the equity path (``engine.performance``, as the dashboard and the backtest report)."""
     fees, realized, gross_win, gross_loss = ZERO, ZERO, ZERO, ZERO
     trades = wins = 0
     for f in fills:
@@ -321,23 +320,15 @@ def compute_performance(
                 gross_win += f.realized_pnl
             else:
                 gross_loss -= f.realized_pnl
-    import numpy as np  # noqa: PLC0415
-
-    equity = np.asarray(_equity_values(equity_curve), dtype=np.float64)
-    sharpe = max_dd = None
-    if len(equity) >= 2 and bool(np.all(equity > 0)):
-        returns = np.diff(equity) / equity[:-1]
-        std = float(np.std(returns, ddof=1)) if len(returns) >= 2 else 0.0
-        if std > 0:
-            sharpe = float(np.mean(returns)) / std * math.sqrt(TRADING_DAYS_PER_YEAR)
-        peaks = np.maximum.accumulate(equity)
-        max_dd = float(np.max((peaks - equity) / peaks))
+    path = [p.equity if isinstance(p, EquitySnapshot) else p for p in equity_curve]
+    ratio = sharpe(path, start=start)
+    drawdown = max_drawdown(path, start=start) if len(path) + bool(start) >= 2 else None
     return Performance(
         trades=trades,
         win_rate=wins / trades if trades else None,
         profit_factor=float(gross_win / gross_loss) if gross_loss > 0 else None,
-        sharpe=sharpe,
-        max_drawdown=max_dd,
+        sharpe=float(ratio) if ratio is not None else None,
+        max_drawdown=float(drawdown) if drawdown is not None else None,
         fees_paid=fees,
         realized_pnl=realized,
     )
@@ -428,7 +419,7 @@ def build_context(
             )
         )
 
-    curve = list(equity_curve) or list(pf.snapshots)
+    curve = [*(list(equity_curve) or list(pf.snapshots)), pf.equity()]  # and equity now
     return DecisionContext(
         time=now,
         trader_id=trader_id,
@@ -441,5 +432,5 @@ def build_context(
             FillContext(f.time, f.symbol, f.side, f.quantity, f.price, f.fees.total, f.realized_pnl)
             for f in fills[-RECENT_FILLS:]
         ),
-        performance=compute_performance(fills, curve),
+        performance=compute_performance(fills, curve, start=pf.deposits_total()),
     )

@@ -23,8 +23,8 @@ from deepalpha.engine.backtest.ai import AiSummary
 from deepalpha.engine.backtest.runner import BacktestResult
 from deepalpha.engine.markets.fees import FEE_ITEMS
 from deepalpha.engine.money import ZERO
+from deepalpha.engine.performance import TRADING_DAYS_PER_YEAR, max_drawdown, sharpe
 
-TRADING_DAYS_PER_YEAR = 252
 CENT = Decimal("0.01")
 RATIO = Decimal("0.000001")
 COST = Decimal("0.000001")  # model costs are fractions of a fen per call
@@ -96,19 +96,8 @@ def metrics(result: BacktestResult) -> dict[str, Any]:
         annualized: Decimal | None = None
         if days > 1 and initial > 0 and final > 0:
             annualized = (final / initial) ** (Decimal(TRADING_DAYS_PER_YEAR) / days) - 1
-        previous = [initial, *curve[:-1]] if curve else []
-        returns = [b / a - 1 for a, b in zip(previous, curve, strict=True) if a]
-        sharpe: Decimal | None = None
-        if len(returns) > 1:
-            mean = sum(returns, ZERO) / len(returns)
-            var = sum(((r - mean) ** 2 for r in returns), ZERO) / (len(returns) - 1)
-            if var > 0:
-                sharpe = mean / var.sqrt() * Decimal(TRADING_DAYS_PER_YEAR).sqrt()
-        peak, max_dd = initial, ZERO
-        for e in curve:
-            peak = max(peak, e)
-            if peak > 0:
-                max_dd = max(max_dd, (peak - e) / peak)
+        ratio = sharpe(curve, start=initial)
+        max_dd = max_drawdown(curve, start=initial) or ZERO
         pf_fx = result.config.fx
         traded = sum(
             (f.amount * pf_fx[f.currency] / pf_fx[result.base_currency] for f in result.fills), ZERO
@@ -118,7 +107,7 @@ def metrics(result: BacktestResult) -> dict[str, Any]:
     return {
         "total_return": total_return,
         "annualized_return": annualized,
-        "sharpe": sharpe,
+        "sharpe": ratio,
         "max_drawdown": max_dd,
         "traded_value": traded,
         "turnover": turnover,
