@@ -39,7 +39,6 @@ from deepalpha.sync.backup import (
     PGDUMP_FILE,
     SQLITE_FILE,
     BackupError,
-    auto_backup,
     clean_leftovers,
     create_backup,
     list_backups,
@@ -619,7 +618,7 @@ def test_auto_backup_makes_one_a_day_and_prunes(
             while (first := made_today(data)) is None:
                 assert time.monotonic() < deadline, "no automatic backup"
                 await asyncio.sleep(0.05)
-            again = await auto_backup(rt)  # skips the backup, applies the retention policy
+            again = await rt.backup_now()  # skips the backup, applies the retention policy
         finally:
             await rt.stop()
         return first, again

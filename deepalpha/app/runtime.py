@@ -730,12 +730,23 @@ class Runtime:
         except OSError as exc:
             log.warning("could not remove what an interrupted backup left behind: %s", exc)
 
-    async def _auto_backup_loop(self) -> None:
+    async def backup_now(self) -> Path | None:
+        """Today's automatic backup if there is none yet (the market saved into it first),
+        then the retention policy."""
         from deepalpha.sync.backup import auto_backup  # noqa: PLC0415
 
+        storage = self.settings.storage
+        return await auto_backup(
+            self.data_dir,
+            self.options.database_url,
+            (storage.keep_daily, storage.keep_weekly),
+            self.persist_market,
+        )
+
+    async def _auto_backup_loop(self) -> None:
         while True:
             try:
-                made = await auto_backup(self)
+                made = await self.backup_now()
                 if made is not None:
                     log.info("daily backup written: %s", made)
             except Exception as exc:  # a failed backup must never stop trading

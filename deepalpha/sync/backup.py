@@ -39,7 +39,7 @@ import tempfile
 import time as clock_time
 import tomllib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -51,7 +51,6 @@ from deepalpha.app.lock import DataDirBusy, DataDirLock, FileLock, database_lock
 from deepalpha.engine import clock as clocks
 
 if TYPE_CHECKING:
-    from deepalpha.app.runtime import Runtime
     from deepalpha.storage.database import DatabaseTarget
 
 FORMAT = 1
@@ -958,19 +957,22 @@ def made_today(data_dir: Path, *, label: str = AUTO_LABEL) -> Path | None:
     return None
 
 
-async def auto_backup(runtime: Runtime) -> Path | None:
-    """At most one automatic backup per UTC day while the app runs, then the retention policy.
+async def auto_backup(
+    data_dir: Path,
+    database_url: str | None,
+    retention: tuple[int, int],
+    before: Callable[[], Awaitable[None]],
+) -> Path | None:
+    """At most one automatic backup per UTC day while the app runs, then the retention policy
+    (``retention``: keep daily, keep weekly). ``before`` runs first (the engine saves what the
+    archive must hold); the backup knows nothing else of the engine.
 
     Returns the new archive, or None when today's already exists. Retention is applied on every
     call (the app calls hourly), so it also catches up after a stop between backup and prune.
     """
-    data_dir = runtime.data_dir
     made = None
     if made_today(data_dir) is None:
-        await runtime.persist_market()
-        made = await asyncio.to_thread(
-            create_backup, data_dir, runtime.options.database_url, None, AUTO_LABEL
-        )
-    storage = runtime.settings.storage
-    await asyncio.to_thread(prune_backups, data_dir, storage.keep_daily, storage.keep_weekly)
+        await before()
+        made = await asyncio.to_thread(create_backup, data_dir, database_url, None, AUTO_LABEL)
+    await asyncio.to_thread(prune_backups, data_dir, *retention)
     return made
