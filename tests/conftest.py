@@ -74,6 +74,8 @@ def _isolated_dirs(
     cache = tmp_path_factory.getbasetemp() / "cache"
     monkeypatch.setenv("DEEPALPHA_CACHE_DIR", str(cache))
     monkeypatch.setenv("DEEPALPHA_CONFIG", str(tmp_path_factory.getbasetemp() / "none.toml"))
+    # A served engine (also one in a subprocess) listens on a free port: tests run side by side.
+    monkeypatch.setenv("DEEPALPHA_SERVER__PORT", "0")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

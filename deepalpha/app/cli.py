@@ -351,15 +351,28 @@ def _exit_with(ctx: click.Context, code: int | None, **_: Any) -> None:
 
 
 # --- serve and the workstation ------------------------------------------------------------------
-@cli.command(short_help="Run the engine headless until SIGTERM or Ctrl+C.")
+@cli.command(short_help="Run the engine headless with its HTTP/WebSocket API.")
 @shared("data_dir", "database_url", *MARKET_OPTIONS)
+@click.option(
+    "--host",
+    metavar="ADDRESS",
+    help="Listen on this address (default: [server] host, 127.0.0.1). Any other than loopback "
+    "needs DEEPALPHA_JWT_SECRET and a user.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    metavar="N",
+    help="Listen on this port (default: [server] port, 8700; 0 picks a free one).",
+)
 @click.pass_obj
-def serve(given: Shared) -> int:
-    """Run the engine headless (no TUI) until SIGTERM or Ctrl+C; alias: deepalpha --serve."""
-    return _run_serve(given)
+def serve(given: Shared, host: str | None, port: int | None) -> int:
+    """Run the engine headless (no TUI) with its API under /api/v1 until SIGTERM or Ctrl+C;
+    alias: deepalpha --serve."""
+    return _run_serve(given, host, port)
 
 
-def _run_serve(given: Shared) -> int:
+def _run_serve(given: Shared, host: str | None = None, port: int | None = None) -> int:
     import logging  # noqa: PLC0415
 
     from deepalpha.app.json_log import setup_logging  # noqa: PLC0415
@@ -372,23 +385,28 @@ def _run_serve(given: Shared) -> int:
     setup_logging()
     logging.getLogger("deepalpha").info("starting headless")
     try:
-        return _serve_now(given, requested)
+        return _serve_now(given, requested, host, port)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _serve_now(given: Shared, requested: list[int]) -> int:
+def _serve_now(given: Shared, requested: list[int], host: str | None, port: int | None) -> int:
     import asyncio  # noqa: PLC0415
 
     from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
     from deepalpha.app.serve import serve as serve_headless  # noqa: PLC0415
     from deepalpha.app.settings import SettingsError  # noqa: PLC0415
+    from deepalpha.server.run import ServeRefused  # noqa: PLC0415
     from deepalpha.storage.database import DatabaseError  # noqa: PLC0415
 
     try:
-        return asyncio.run(serve_headless(given.runtime_options(), stop_requested=requested))
-    except (DatabaseError, DataDirBusy) as exc:
+        return asyncio.run(
+            serve_headless(
+                given.runtime_options(), host=host, port=port, stop_requested=requested
+            )
+        )
+    except (DatabaseError, DataDirBusy, ServeRefused) as exc:
         raise UserError(str(exc)) from None
     except SettingsError as exc:
         raise UserError(f"settings: {exc}") from None

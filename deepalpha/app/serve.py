@@ -1,13 +1,12 @@
-"""``deepalpha --serve``: the engine without the TUI, until SIGTERM or SIGINT.
-
-The HTTP/WebSocket API will join this mode; for now it logs what it does (JSON lines).
+"""``deepalpha serve``: the engine without the TUI and with its HTTP/WebSocket API, until SIGTERM
+or SIGINT; what the engine does is logged as JSON lines (the API runner is deepalpha.server.run).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
+from typing import Any
 
 from deepalpha.app.runtime import Runtime, RuntimeOptions
 from deepalpha.engine.events import (
@@ -22,7 +21,7 @@ from deepalpha.engine.events import (
 UNSAVED_EXIT = 3  # stopped, but changes could not be written (2 is a person's mistake)
 
 
-def _log_activity(runtime: Runtime) -> None:
+def log_activity(runtime: Runtime) -> None:
     log = logging.getLogger("deepalpha.activity")
 
     def order(e: OrderEvent) -> None:
@@ -113,35 +112,20 @@ def _log_activity(runtime: Runtime) -> None:
 async def serve(
     options: RuntimeOptions,
     *,
+    host: str | None = None,
+    port: int | None = None,
     ready: asyncio.Event | None = None,
     stop_requested: list[int] | None = None,
+    listening: list[Any] | None = None,
 ) -> int:
     """Run until a stop signal; ``stop_requested`` holds signals that came before this began."""
-    log = logging.getLogger("deepalpha")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if stop_requested:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        log.info("stopped before the engine started; nothing to persist")
-        return 0
-    runtime = Runtime(options)
-    try:
-        await runtime.start()
-        _log_activity(runtime)
-        log.info(
-            "serving headless; stop with SIGTERM or Ctrl+C",
-            extra={"fields": {"data_dir": str(options.data_dir)}},
-        )
-        if ready is not None:
-            ready.set()
-        await stop.wait()
-        log.info("stopping: persisting open work")
-    finally:
-        await runtime.stop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-    # Changes left unsaved (a full disk) are an unclean exit: an orchestrator must see it.
-    return UNSAVED_EXIT if runtime.unsaved else 0
+    from deepalpha.server.run import serve_api  # noqa: PLC0415 - FastAPI loads with the engine
+
+    return await serve_api(
+        options,
+        host=host,
+        port=port,
+        ready=ready,
+        stop_requested=stop_requested,
+        listening=listening,
+    )

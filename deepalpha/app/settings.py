@@ -76,6 +76,20 @@ class StorageSettings(BaseModel):
     keep_weekly: int = Field(4, ge=0)
 
 
+class ServerSettings(BaseModel):
+    """``deepalpha serve``'s API (the address is also a command-line option)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8700, ge=1, le=65535)
+    # SIGTERM: stop accepting, close streams, finish requests in flight for up to this long.
+    grace_seconds: float = Field(20.0, gt=0, le=600)
+    cors_origins: list[str] = Field(default_factory=list)  # none: browsers on other origins refused
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    login_max_failures: int = Field(5, ge=1)  # per client and name, per minute
+    stream_buffer: int = Field(10_000, ge=100)  # events kept for clients that reconnect
+    stream_client_queue: int = Field(2_000, ge=10)  # a client further behind is dropped
+
+
 class MarketSettings(BaseModel):
     hkd_cny: Decimal = Field(Decimal("0.92"), gt=0)  # CNY per HKD for the CNY total
     simulator_seed: int = SIMULATOR_SEED
@@ -208,6 +222,7 @@ class Settings(BaseSettings):
     backtest: BacktestSettings = BacktestSettings()
     market: MarketSettings = MarketSettings()
     storage: StorageSettings = StorageSettings()
+    server: ServerSettings = ServerSettings()
     ui: UiSettings = UiSettings()
     ai: AiSettings = AiSettings()
 
