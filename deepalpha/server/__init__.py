@@ -1,0 +1,1 @@
+"""The HTTP/WebSocket face of the engine: ``deepalpha serve``."""
