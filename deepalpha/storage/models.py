@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -215,6 +216,39 @@ class EngineStateRow(Timestamped, Base):
 
     __tablename__ = "engine_state"
     value: Mapped[str] = mapped_column(Text)
+
+
+USER_ROLES = ("admin", "trader", "viewer")
+
+
+class UserRow(Timestamped, Base):
+    """A person who may use ``deepalpha serve``. Only the argon2 hash of the password is kept;
+    the id is generated, the name is what people log in with."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({', '.join(repr(r) for r in USER_ROLES)})", name="role"),
+    )
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(8))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TraderOwnerRow(Timestamped, Base):
+    """Which user a trader belongs to: a trader-role user acts only on the traders it owns.
+
+    A table of its own rather than a column of ``traders``: the database keeps it true (a
+    removed user lets go of its traders by itself), and the engine's upserts of trader rows,
+    which know nothing of users, can never overwrite it. The id is the trader's id, so a
+    trader has at most one owner.
+    """
+
+    __tablename__ = "trader_owners"
+    trader_id: Mapped[str] = mapped_column(
+        ForeignKey("traders.id", ondelete="CASCADE"), unique=True
+    )
+    owner: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"), index=True)
 
 
 def table(model: type[Base]) -> Table:

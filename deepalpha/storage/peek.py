@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 # The Alembic head this reader knows the tables of (a test keeps it equal to the migrations').
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 DB_FILENAME = "deepalpha.db"
 MARKET_STATE = "simulator"  # engine_state row of the simulated market's snapshot
 SQLITE_HEADER = b"SQLite format 3\x00"

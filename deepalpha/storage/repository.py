@@ -59,6 +59,7 @@ from deepalpha.storage.models import (
 )
 from deepalpha.storage.peek import MARKET_STATE
 from deepalpha.storage.types import utcnow
+from deepalpha.storage.users import UserStore
 
 ZERO = Decimal(0)
 OPEN_STATUSES = (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
@@ -245,8 +246,9 @@ def order_from_row(r: Any, fees: FeeBreakdown | None = None) -> Order:
     )
 
 
-class SqlStore:
-    """The engine's store on SQLite or Postgres."""
+class SqlStore(UserStore):
+    """The engine's store on SQLite or Postgres; the users of ``serve`` come from
+    :class:`~deepalpha.storage.users.UserStore`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
