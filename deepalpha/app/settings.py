@@ -80,7 +80,7 @@ class ServerSettings(BaseModel):
     """``deepalpha serve``'s API (the address is also a command-line option)."""
 
     host: str = "127.0.0.1"
-    port: int = Field(8700, ge=1, le=65535)
+    port: int = Field(8700, ge=0, le=65535)  # 0: any free port (tests, several on one host)
     # SIGTERM: stop accepting, close streams, finish requests in flight for up to this long.
     grace_seconds: float = Field(20.0, gt=0, le=600)
     cors_origins: list[str] = Field(default_factory=list)  # none: browsers on other origins refused

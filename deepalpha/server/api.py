@@ -57,6 +57,11 @@ SYMBOL = r"^[0-9A-Za-z]{1,10}\.(SH|SZ|BJ|HK|sh|sz|bj|hk)$"
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
+TraderId = Annotated[str, Path(pattern=ID, description="a trader's id")]
+BackupId = Annotated[str, Path(pattern=r"^[\w.-]{1,200}\.tar\.gz$", description="a backup's name")]
+PrefKey = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
+
+
 class LoginCommand(BaseModel):
     model_config = {"extra": "forbid"}
     name: str = Field(min_length=1, max_length=64)
@@ -206,8 +211,6 @@ def _router(backend: Backend) -> APIRouter:
             if order.id == order_id:
                 return order
         raise ApiError(404, "unknown_order", f"no order {order_id!r}")
-
-    TraderId = Annotated[str, Path(pattern=ID, description="a trader's id")]
 
     # --- market ---------------------------------------------------------------------------
     @router.get("/version", response_model=VersionView, tags=["market"])
@@ -505,8 +508,6 @@ def _router(backend: Backend) -> APIRouter:
         return Response(status_code=204)
 
     # --- backups --------------------------------------------------------------------------
-    BackupId = Annotated[str, Path(pattern=r"^[\w.-]{1,200}\.tar\.gz$")]
-
     async def backup_path(backup_id: str) -> Any:
         for b in await backend.list_backups():
             if b.path.name == backup_id:
@@ -560,8 +561,6 @@ def _router(backend: Backend) -> APIRouter:
         return Response(status_code=204)
 
     # --- preferences ----------------------------------------------------------------------
-    PrefKey = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
-
     @router.get("/preferences/{key}", response_model=PreferenceView, tags=["preferences"])
     async def get_preference(_who: Reader, key: PrefKey) -> PreferenceView:
         return PreferenceView(value=await backend.get_preference(key))
