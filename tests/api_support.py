@@ -1,8 +1,8 @@
 """A live ``deepalpha serve`` on loopback for tests: the real engine, the real ASGI server, users.
 
-    async with live_server(tmp_path) as live:
-        http = await live.client("ada")          # an httpx client signed in as ada (admin)
-        r = await http.get("/api/v1/traders")
+async with live_server(tmp_path) as live:
+    http = await live.client("ada")          # an httpx client signed in as ada (admin)
+    r = await http.get("/api/v1/traders")
 """
 
 from __future__ import annotations

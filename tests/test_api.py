@@ -125,16 +125,41 @@ def test_a_rule_rejection_is_an_order_with_the_rule_and_numbers(
 
 BAD = [
     ("POST", "/api/v1/orders", b'{"trader_id": "you", ', 400, "malformed_json"),
-    ("POST", "/api/v1/orders", {"trader_id": "you", "symbol": "600519.SH", "side": "buy",
-                                "quantity": "many"}, 422, "invalid_request"),  # fmt: skip
-    ("POST", "/api/v1/orders", {"trader_id": "you", "symbol": "600519.SH", "side": "buy",
-                                "quantity": 100, "leverage": 10}, 422, "invalid_request"),  # fmt: skip
-    ("POST", "/api/v1/orders", {"trader_id": "you", "symbol": "999999.SH", "side": "buy",
-                                "quantity": 100}, 422, "unknown_symbol"),  # fmt: skip
-    ("POST", "/api/v1/orders", {"trader_id": "ghost", "symbol": "600519.SH", "side": "buy",
-                                "quantity": 100}, 404, "unknown_trader"),  # fmt: skip
-    ("POST", "/api/v1/orders", {"trader_id": "you", "symbol": "600519.SH", "side": "hold",
-                                "quantity": 100}, 422, "invalid_request"),  # fmt: skip
+    (
+        "POST",
+        "/api/v1/orders",
+        {"trader_id": "you", "symbol": "600519.SH", "side": "buy", "quantity": "many"},
+        422,
+        "invalid_request",
+    ),
+    (
+        "POST",
+        "/api/v1/orders",
+        {"trader_id": "you", "symbol": "600519.SH", "side": "buy", "quantity": 100, "leverage": 10},
+        422,
+        "invalid_request",
+    ),
+    (
+        "POST",
+        "/api/v1/orders",
+        {"trader_id": "you", "symbol": "999999.SH", "side": "buy", "quantity": 100},
+        422,
+        "unknown_symbol",
+    ),
+    (
+        "POST",
+        "/api/v1/orders",
+        {"trader_id": "ghost", "symbol": "600519.SH", "side": "buy", "quantity": 100},
+        404,
+        "unknown_trader",
+    ),
+    (
+        "POST",
+        "/api/v1/orders",
+        {"trader_id": "you", "symbol": "600519.SH", "side": "hold", "quantity": 100},
+        422,
+        "invalid_request",
+    ),
     ("POST", "/api/v1/orders", b"x" * 70_000, 413, "body_too_large"),
     ("GET", "/api/v1/orders?cursor=not-a-cursor", None, 400, "bad_cursor"),
     ("GET", "/api/v1/orders?limit=0", None, 422, "invalid_request"),
@@ -171,6 +196,15 @@ def test_bad_input_gets_a_4xx_with_a_code_and_a_reason(
     run(scenario())
 
 
+ROUTES = (
+    "/api/v1/orders",
+    "/api/v1/positions",
+    "/api/v1/traders/{trader_id}",
+    "/api/v1/proposals/{proposal_id}/approve",
+    "/api/v1/auth/login",
+)
+
+
 def test_the_openapi_document_names_every_route_and_its_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -179,8 +213,7 @@ def test_the_openapi_document_names_every_route_and_its_errors(
             http = await live.client()
             doc = (await http.get("/api/v1/openapi.json")).json()
             paths = doc["paths"]
-            for route in ("/api/v1/orders", "/api/v1/positions", "/api/v1/traders/{trader_id}",
-                          "/api/v1/proposals/{proposal_id}/approve", "/api/v1/auth/login"):  # fmt: skip
+            for route in ROUTES:
                 assert route in paths, route
             for route, methods in paths.items():
                 for method, op in methods.items():

@@ -402,9 +402,7 @@ def _serve_now(given: Shared, requested: list[int], host: str | None, port: int 
 
     try:
         return asyncio.run(
-            serve_headless(
-                given.runtime_options(), host=host, port=port, stop_requested=requested
-            )
+            serve_headless(given.runtime_options(), host=host, port=port, stop_requested=requested)
         )
     except (DatabaseError, DataDirBusy, ServeRefused) as exc:
         raise UserError(str(exc)) from None

@@ -463,7 +463,7 @@ class TraderConfigView(Command):
             id=c.id,
             name=c.name,
             kind=c.kind,
-            base_currency=c.base_currency,
+            base_currency=c.base_currency,  # type: ignore[arg-type] # the engine's are CNY/HKD
             limits=LimitsView.of(c.limits),
             settings=dict(c.settings),
             model_profile=c.model_profile,

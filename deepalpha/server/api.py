@@ -178,7 +178,9 @@ def _auth_router(accounts: Accounts) -> APIRouter:
         client = request.client.host if request.client else "?"
         return await accounts.login(body.name, body.password, client)
 
-    @router.post("/auth/refresh", response_model=TokenView, summary="A new pair for a refresh token")
+    @router.post(
+        "/auth/refresh", response_model=TokenView, summary="A new pair for a refresh token"
+    )
     async def refresh(body: RefreshCommand) -> dict[str, Any]:
         return await accounts.refresh(body.refresh_token)
 
@@ -307,7 +309,10 @@ def _router(backend: Backend) -> APIRouter:
                 raise ApiError(409, "trader_exists", "opening cash is only for a new trader")
         elif who.role != "admin":
             raise ApiError(403, "forbidden", "only an admin may create a trader")
-        await backend.save_trader(body.trader.to_domain(), dict(body.cash) if body.cash else None)
+        await backend.save_trader(
+            body.trader.to_domain(),
+            {str(k): v for k, v in body.cash.items()} if body.cash else None,
+        )
         return TraderConfigView.of(backend.trader_config(trader_id))
 
     @router.post("/traders/{trader_id}/start", response_model=TraderSummaryView, tags=["traders"])
@@ -418,9 +423,7 @@ def _router(backend: Backend) -> APIRouter:
         found = order_of(order_id)
         await check_owner(request, who, found.trader_id)
         if not found.status.is_open and found.status is not OrderStatus.PENDING:
-            raise ApiError(
-                409, "order_final", f"order {order_id} is already {found.status.value}"
-            )
+            raise ApiError(409, "order_final", f"order {order_id} is already {found.status.value}")
         return OrderView.of(await backend.cancel_order(order_id))
 
     @router.post("/orders/cancel-all", response_model=list[OrderView], tags=["orders"])
@@ -574,4 +577,3 @@ def _router(backend: Backend) -> APIRouter:
         return PreferenceView(value=body.value)
 
     return router
-

@@ -22,7 +22,6 @@ from deepalpha.app.backend import Backend
 from deepalpha.app.views import (
     DecisionView,
     FillView,
-    MessageView,
     OrderView,
     PositionItemView,
     ProposalItemView,
@@ -80,6 +79,9 @@ class Client:
     queue: deque[str] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
+    # Called once when the queue overflows: the face drops the connection at once, even while
+    # its sender is stuck writing to a client that stopped reading.
+    on_overflow: Callable[[], None] | None = None
 
     def wants(self, out: Outgoing) -> bool:
         return out.channel in self.channels
@@ -97,7 +99,10 @@ class Client:
             text = _envelope(out.seq, "quotes", "quotes", {"quotes": items})
         if len(self.queue) >= self.maxsize:
             self.overflowed = True
+            self.queue.clear()  # nothing more will be sent: free it now
             self.ready.set()
+            if self.on_overflow is not None:
+                self.on_overflow()
             return False
         self.queue.append(text)
         self.ready.set()
@@ -282,7 +287,11 @@ class StreamHub:
             yield (
                 "sessions",
                 "trading_day",
-                {"market": event.market.value, "day": event.day.isoformat(), "started": event.started},
+                {
+                    "market": event.market.value,
+                    "day": event.day.isoformat(),
+                    "started": event.started,
+                },
             )
 
     def _positions(self, trader_id: str) -> dict[str, Any]:
@@ -312,5 +321,3 @@ class StreamHub:
                 continue  # nobody listens: keep the sequence for events worth replaying
             items = [_json(QuoteView.of(q)) for q in changed]
             self.publish("quotes", "quotes", {"quotes": items}, quotes=items)
-
-

@@ -55,6 +55,7 @@ class StreamEndpoint:
         self.hub, self.verify, self.now = hub, verify, now
         self.on_connect, self.on_disconnect = on_connect, on_disconnect
         self.sockets: set[WebSocket] = set()
+        self._closing: set[asyncio.Task[None]] = set()
         self.closing = False
 
     def install(self, app: FastAPI) -> None:
@@ -79,6 +80,7 @@ class StreamEndpoint:
         self.sockets.add(socket)
         self.on_connect()
         sender = asyncio.create_task(self._send(socket, client))
+        client.on_overflow = lambda: self._drop(socket, client, sender)
         expiry = asyncio.create_task(self._expire(socket, who))
         try:
             self._reply(client, {"type": "welcome", "seq": self.hub.seq, "user": who.name,
@@ -127,6 +129,22 @@ class StreamEndpoint:
         await asyncio.sleep(max(0.0, (who.expires_at - self.now()).total_seconds()))
         with contextlib.suppress(Exception):
             await socket.close(NOT_AUTHENTICATED, "token expired: reconnect with a new one")
+
+    def _drop(self, socket: WebSocket, client: Client, sender: asyncio.Task[None]) -> None:
+        """A client too slow for its queue: out of the hub now, its sender stopped (it may be
+        stuck writing to a full socket), then told why if the socket still takes a frame."""
+        self.hub.disconnect(client)
+        sender.cancel()
+
+        async def close() -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    socket.close(SLOW_CLIENT, "too slow: reconnect with your last seq"), 2.0
+                )
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _send(self, socket: WebSocket, client: Client) -> None:
         try:
