@@ -123,6 +123,7 @@ def test_a_rule_rejection_is_an_order_with_the_rule_and_numbers(
     run(scenario())
 
 
+ORDER = {"trader_id": "you", "symbol": "600519.SH", "side": "buy", "quantity": 100}
 BAD = [
     ("POST", "/api/v1/orders", b'{"trader_id": "you", ', 400, "malformed_json"),
     (
@@ -143,7 +144,7 @@ BAD = [
         "POST",
         "/api/v1/orders",
         {"trader_id": "you", "symbol": "999999.SH", "side": "buy", "quantity": 100},
-        422,
+        404,
         "unknown_symbol",
     ),
     (
@@ -161,7 +162,10 @@ BAD = [
         "invalid_request",
     ),
     ("POST", "/api/v1/orders", b"x" * 70_000, 413, "body_too_large"),
-    ("GET", "/api/v1/orders?cursor=not-a-cursor", None, 400, "bad_cursor"),
+    ("GET", "/api/v1/orders?cursor=not-a-cursor", None, 422, "invalid_request"),
+    ("POST", "/api/v1/orders", {**ORDER, "limit_price": 1.1}, 422, "invalid_request"),
+    ("POST", "/api/v1/orders", {**ORDER, "quantity": "100"}, 422, "invalid_request"),
+    ("POST", "/api/v1/market/pause", {"paused": 0}, 422, "invalid_request"),
     ("GET", "/api/v1/orders?limit=0", None, 422, "invalid_request"),
     ("GET", "/api/v1/orders/nope", None, 404, "unknown_order"),
     ("GET", "/api/v1/traders/ghost", None, 404, "unknown_trader"),

@@ -9,13 +9,14 @@ language.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from deepalpha.app.backend import (
     AiStatus,
@@ -53,6 +54,74 @@ class Command(BaseModel):
     """A request body: unknown fields are refused, so a typo is a 422, not a silent default."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- what a command's numbers may be --------------------------------------------------------
+# Money and prices in a command are decimal strings, never JSON numbers (a float would round
+# them); at most 4 decimal places, as prices and cash are kept.
+POSITIVE_DECIMAL = (
+    r"^(?:[1-9][0-9]{0,13}(?:\.[0-9]{1,4})?"
+    r"|0\.(?:[1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9]))$"
+)
+NON_NEGATIVE_DECIMAL = r"^[0-9]{1,14}(?:\.[0-9]{1,4})?$"
+
+
+def _decimal_text(pattern: str, what: str) -> Callable[[Any], Any]:
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return value  # from Python (``of``), already exact
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise ValueError(f'{what} as a decimal string such as "12.34" (up to 4 decimals)')
+        return Decimal(value)
+
+    return check
+
+
+def _decimal_schema(pattern: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "pattern": pattern, "examples": ["12.34"]})
+
+
+def _whole(value: Any) -> Any:
+    # JSON has one number type: 100 and 100.0 are the same count, "100" and true are not.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("a whole number")
+        return int(value)
+    return value
+
+
+def _flag(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+Price = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_text(POSITIVE_DECIMAL, "a price above 0")),
+    _decimal_schema(POSITIVE_DECIMAL),
+]
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_text(NON_NEGATIVE_DECIMAL, "an amount of 0 or more")),
+    _decimal_schema(NON_NEGATIVE_DECIMAL),
+]
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a number")
+    return value
+
+
+# The bounds first: they then constrain the integer schema (JSON schema "exclusiveMinimum"...).
+Quantity = Annotated[int, Field(gt=0, le=1_000_000_000), BeforeValidator(_whole)]
+Count = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_whole)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
 # --- messages ------------------------------------------------------------------------------
@@ -312,11 +381,11 @@ class OrderCommand(Command):
     """Place an order. ``client_id`` makes a retry safe: the same id places one order."""
 
     trader_id: str = Field(min_length=1, max_length=64)
-    symbol: str = Field(min_length=1, max_length=16)
+    symbol: str = Field(pattern=r"^[0-9A-Za-z]{1,10}\.(SH|SZ|BJ|HK|sh|sz|bj|hk)$")
     side: Side
-    quantity: int = Field(gt=0, le=1_000_000_000)
+    quantity: Quantity
     type: OrderType = OrderType.MARKET
-    limit_price: Decimal | None = Field(None, gt=0, max_digits=18, decimal_places=4)
+    limit_price: Price | None = None
     client_id: str | None = Field(None, max_length=64)
 
     @classmethod
@@ -386,13 +455,13 @@ class OrderPreviewView(View):
 
 
 class LimitsView(View):
-    trading_enabled: bool = True
-    dry_run: bool = False
-    max_position_value: Decimal | None = Field(None, ge=0)
-    max_order_value: Decimal | None = Field(None, ge=0)
-    max_open_orders: int | None = Field(None, ge=0)
-    max_orders_per_minute: int | None = Field(None, ge=0)
-    max_daily_loss: Decimal | None = Field(None, ge=0)
+    trading_enabled: Flag = True
+    dry_run: Flag = False
+    max_position_value: Amount | None = None
+    max_order_value: Amount | None = None
+    max_open_orders: Count | None = None
+    max_orders_per_minute: Count | None = None
+    max_daily_loss: Amount | None = None
 
     @classmethod
     def of(cls, limits: RiskLimits) -> LimitsView:
@@ -455,7 +524,7 @@ class TraderConfigView(Command):
     limits: LimitsView = Field(default_factory=LimitsView)
     settings: dict[str, Any] = Field(default_factory=dict)
     model_profile: str | None = Field(None, max_length=100)
-    running: bool = True
+    running: Flag = True
 
     @classmethod
     def of(cls, c: TraderConfig) -> TraderConfigView:
@@ -485,7 +554,7 @@ class TraderConfigView(Command):
 
 class SaveTraderCommand(Command):
     trader: TraderConfigView
-    cash: dict[Literal["CNY", "HKD"], Decimal] | None = Field(
+    cash: dict[Literal["CNY", "HKD"], Amount] | None = Field(
         None, description="opening cash of a new trader, per currency"
     )
 
@@ -587,7 +656,7 @@ class ProposalItemView(View):
 
 
 class ApproveCommand(Command):
-    quantity: int | None = Field(None, gt=0, le=1_000_000_000)
+    quantity: Quantity | None = None
 
 
 class AiStatusView(View):
@@ -662,11 +731,14 @@ class PreferenceView(Command):
 
 
 class SpeedCommand(Command):
-    speed: float = Field(gt=0, le=10_000, description="simulated seconds per real second")
+    # Below 0.1 the simulated market would take hours of real time for a minute of its own.
+    speed: Annotated[float, BeforeValidator(_number)] = Field(
+        ge=0.1, le=10_000, description="simulated seconds per real second"
+    )
 
 
 class PauseCommand(Command):
-    paused: bool
+    paused: Flag
 
 
 class ProblemsView(View):

@@ -6,8 +6,6 @@ that the trader is theirs. Lists page with opaque cursors. Every error is an ``E
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -102,32 +100,21 @@ class Accounts:
 
 
 # --- cursors ------------------------------------------------------------------------------------
-def _encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"p": position}).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        position = json.loads(raw)["p"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise ApiError(400, "bad_cursor", "the cursor is not one this server gave out") from None
-    if not isinstance(position, int) or position < 0:
-        raise ApiError(400, "bad_cursor", "the cursor is not one this server gave out")
-    return position
+# A cursor counts the items left below the page, from the oldest end: items arriving at the
+# front while a client pages never shift what its next page holds. Any count is a valid cursor
+# (past the end: an empty page), so no cursor a client can send is an error.
+Cursor = Annotated[
+    str | None, Query(pattern=r"^[0-9]{1,12}$", description="`next` of the previous page")
+]
 
 
 def _page(items: Sequence[Any], cursor: str | None, limit: int) -> tuple[list[Any], str | None]:
-    """A page of a newest-first list. The cursor counts items from the oldest end, so new items
-    arriving at the front while a client pages never shift what its next page holds."""
+    """A page of a newest-first list."""
     total = len(items)
-    end = total - _decode_cursor(cursor) if cursor else total  # newest-first: from the front
-    start_from_front = total - end
-    chunk = list(items[start_from_front : start_from_front + limit])
-    remaining_oldest = total - start_from_front - len(chunk)
-    return chunk, (_encode_cursor(remaining_oldest) if remaining_oldest > 0 else None)
+    start = 0 if cursor is None else max(0, total - int(cursor))
+    chunk = list(items[start : start + limit])
+    left = total - start - len(chunk)
+    return chunk, (str(left) if left > 0 else None)
 
 
 # --- the app ------------------------------------------------------------------------------------
@@ -204,7 +191,7 @@ def _router(backend: Backend) -> APIRouter:
         symbol = symbol.upper()
         if not any(i.symbol == symbol for i in backend.search(symbol, limit=1)):
             raise ApiError(
-                422, "unknown_symbol", f"no instrument {symbol!r} (GET /api/v1/instruments?q=…)"
+                404, "unknown_symbol", f"no instrument {symbol!r} (GET /api/v1/instruments?q=…)"
             )
         return symbol
 
@@ -242,7 +229,7 @@ def _router(backend: Backend) -> APIRouter:
         _who: Reader,
         q: Annotated[str | None, Query(max_length=40, description="code, alias or name")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        cursor: Cursor = None,
     ) -> Page[InstrumentView]:
         found = backend.search(q, limit=limit) if q else list(backend.instruments())
         if q:
@@ -297,7 +284,9 @@ def _router(backend: Backend) -> APIRouter:
         request: Request, who: Writer, trader_id: TraderId, body: SaveTraderCommand
     ) -> TraderConfigView:
         if body.trader.id != trader_id:
-            raise ApiError(422, "id_mismatch", f"the body is trader {body.trader.id!r}")
+            raise ApiError(
+                409, "id_mismatch", f"the path names {trader_id!r}, the body {body.trader.id!r}"
+            )
         try:
             backend.trader_config(trader_id)
             exists = True
@@ -309,6 +298,11 @@ def _router(backend: Backend) -> APIRouter:
                 raise ApiError(409, "trader_exists", "opening cash is only for a new trader")
         elif who.role != "admin":
             raise ApiError(403, "forbidden", "only an admin may create a trader")
+        profile = body.trader.model_profile
+        profiles = [p for p, _label in backend.model_profiles()]
+        if profile is not None and profile not in profiles:
+            known = ", ".join(profiles)
+            raise ApiError(404, "unknown_model", f"no model profile {profile!r}; there are {known}")
         await backend.save_trader(
             body.trader.to_domain(),
             {str(k): v for k, v in body.cash.items()} if body.cash else None,
@@ -378,10 +372,18 @@ def _router(backend: Backend) -> APIRouter:
         symbol: Annotated[str | None, Query(pattern=SYMBOL)] = None,
         status: OrderStatus | None = None,
         open: Annotated[bool | None, Query(description="only orders still working")] = None,
-        day: date | None = None,
+        day: Annotated[
+            str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        cursor: Cursor = None,
     ) -> Page[OrderView]:
+        on: date | None = None
+        if day is not None:
+            try:
+                on = date.fromisoformat(day)
+            except ValueError:
+                raise ApiError(404, "no_such_day", f"{day} is not a day of the calendar") from None
         found = [
             o
             for o in reversed(backend.orders())
@@ -389,7 +391,7 @@ def _router(backend: Backend) -> APIRouter:
             and (symbol is None or o.symbol == symbol.upper())
             and (status is None or o.status is status)
             and (open is None or o.status.is_open == open)
-            and (day is None or o.trading_day == day)
+            and (on is None or o.trading_day == on)
         ]
         chunk, nxt = _page(found, cursor, limit)
         return Page[OrderView](items=[OrderView.of(o) for o in chunk], next=nxt)
@@ -446,7 +448,7 @@ def _router(backend: Backend) -> APIRouter:
         trader_id: Annotated[str | None, Query(pattern=ID)] = None,
         symbol: Annotated[str | None, Query(pattern=SYMBOL)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        cursor: Cursor = None,
     ) -> Page[FillView]:
         found = [
             f
@@ -463,7 +465,7 @@ def _router(backend: Backend) -> APIRouter:
         _who: Reader,
         trader_id: Annotated[str | None, Query(pattern=ID)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        cursor: Cursor = None,
     ) -> Page[DecisionView]:
         found = backend.decisions(trader_id, limit=500)
         chunk, nxt = _page(found, cursor, limit)

@@ -73,6 +73,17 @@ def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc if p != "body") or "body"
 
 
+def _methods_on(request: Request) -> list[str]:
+    from starlette.routing import Match  # noqa: PLC0415
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -92,13 +103,18 @@ def install(app: FastAPI) -> None:
         return _reply(422, "invalid_request", summary or "invalid request", details=details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+        headers = dict(exc.headers) if exc.headers else {}
+        message = str(exc.detail)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path; a path has one
+            # route per method here, so gather them all.
+            allowed = _methods_on(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method} is not allowed here; use {' or '.join(allowed)}"
         return _reply(
-            exc.status_code,
-            codes.get(exc.status_code, "http_error"),
-            str(exc.detail),
-            dict(exc.headers) if exc.headers else None,
+            exc.status_code, codes.get(exc.status_code, "http_error"), message, headers or None
         )
 
     @app.exception_handler(Exception)
