@@ -9,7 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
+
+# The HTTP request being served (set by the server's middleware): every line logged while
+# serving it, the engine's included, names it, so one request's lines can be found together.
+request_id: ContextVar[str | None] = ContextVar("deepalpha_request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,6 +25,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        rid = request_id.get()
+        if rid is not None:
+            entry["request_id"] = rid
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             entry.update(extra)

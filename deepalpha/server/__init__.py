@@ -1,0 +1,1 @@
+"""deepalpha serve: the engine's HTTP/WebSocket face."""
