@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from deepalpha.engine.markets.sessions import Phase
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from deepalpha.server.feed_watch import FeedWatch
 
 Check = dict[str, Any]  # {"ok": bool, "detail": str}
+T = TypeVar("T")
 
 DATABASE_TIMEOUT = 2.0  # seconds a trivial read may take before the database counts as down
 MAX_QUOTE_SILENCE = 30.0  # real seconds without a quote while a market trades
@@ -153,11 +155,29 @@ def _sqlite_revision(path: Path, timeout: float) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
+async def _within(work: Coroutine[Any, Any, T], timeout: float) -> T:
+    """``work``'s result, or TimeoutError after ``timeout`` seconds: then the work is cancelled
+    and left to end on its own (its clean-up may wait on the very lock that held it up; a
+    probe must answer in time)."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        task.cancel()
+        task.add_done_callback(_forget)
+        raise TimeoutError
+    return task.result()
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # seen: no "exception was never retrieved" later
+
+
 async def _server_revision(engine: AsyncEngine, timeout: float, where: str) -> str | None:
     from deepalpha.storage.migrate import current_revision  # noqa: PLC0415
 
     try:
-        return await asyncio.wait_for(current_revision(engine), timeout)
+        return await _within(current_revision(engine), timeout)
     except TimeoutError:
         raise _Unreachable(f"the database {where} did not answer within {timeout:g} s") from None
     except Exception as exc:
@@ -170,7 +190,8 @@ async def _database(runtime: Runtime, timeout: float) -> tuple[Check, Check]:
     where = target.display if target is not None else "?"
     try:
         if target is not None and target.path is not None:
-            revision = await asyncio.wait_for(
+            # SQLite's own busy timeout bounds the thread; this bounds the wait for it.
+            revision = await _within(
                 asyncio.to_thread(_sqlite_revision, target.path, timeout), timeout + 1
             )
         else:

@@ -39,9 +39,16 @@ DECISION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # A method label outside these would let any client mint a time series per request.
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# Decision records are republished when a proposal is answered: each is timed once. The ids
-# remembered to tell are bounded; a proposal lives minutes, far fewer records than this.
-SEEN_DECISIONS = 4096
+# Events seen again (a decision record republished when its proposal is answered, an order
+# restated) count once: the ids remembered to tell are bounded, and a record or an order is
+# restated within minutes, after far fewer newer ones than this.
+REMEMBERED = 10_000
+
+
+def _remember(seen: OrderedDict[str, None], key: str) -> None:
+    seen[key] = None
+    if len(seen) > REMEMBERED:
+        seen.popitem(last=False)
 
 
 def _safe(value: Callable[[], float]) -> Callable[[], float]:
@@ -129,7 +136,8 @@ class EngineMetrics:
             self.rejections_total.labels(code=code.value)
         for market in Market:
             self.fills_total.labels(market=market.value)
-        self._order_status: dict[str, OrderStatus] = {}
+        self._live: dict[str, OrderStatus] = {}  # orders not final yet: their last status
+        self._finished: OrderedDict[str, None] = OrderedDict()
         self._decisions: OrderedDict[str, None] = OrderedDict()
 
     # --- the engine ---------------------------------------------------------------------
@@ -142,12 +150,13 @@ class EngineMetrics:
     def _on_order(self, event: OrderEvent) -> None:
         try:
             order = event.order
-            if self._order_status.get(order.id) is order.status:
+            if order.id in self._finished or self._live.get(order.id) is order.status:
                 return  # another change within the same status (a second partial fill)
             if order.status.is_final:
-                self._order_status.pop(order.id, None)  # nothing follows a final status
+                self._live.pop(order.id, None)
+                _remember(self._finished, order.id)
             else:
-                self._order_status[order.id] = order.status
+                self._live[order.id] = order.status
             self.orders_total.labels(status=order.status.value).inc()
             if order.status is OrderStatus.REJECTED:
                 code = order.reject_code.value if order.reject_code else "UNKNOWN"
@@ -166,9 +175,7 @@ class EngineMetrics:
             record = event.record
             if record.id in self._decisions:
                 return  # the same cycle again, a proposal in it answered
-            self._decisions[record.id] = None
-            if len(self._decisions) > SEEN_DECISIONS:
-                self._decisions.popitem(last=False)
+            _remember(self._decisions, record.id)
             if not record.user_prompt:
                 return  # no market open: the model was not asked
             self.decision_latency.observe(record.latency_ms / 1000)
