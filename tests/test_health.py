@@ -64,7 +64,7 @@ def test_a_fresh_engine_is_started_and_ready(database_url: str, tmp_path: Path) 
         assert not started and body["status"] == "starting"
         ok, body = await ready(rt, feed=watch)
         assert not ok and body["status"] == "not ready"
-        assert checks(body) == {n: (False, "the engine has not started") for n in READY_CHECKS}
+        assert checks(body) == {n: (False, "the engine is not running") for n in READY_CHECKS}
         await rt.start()
         try:
             started, body = await startup(rt)

@@ -66,7 +66,7 @@ async def ready(
     the runtime's bus) tells whether quotes still arrive; without it only the feed's task is
     looked at."""
     if not runtime.started:
-        checks = {name: _check(False, "the engine has not started") for name in READY_CHECKS}
+        checks = {name: _check(False, "the engine is not running") for name in READY_CHECKS}
     else:
         secrets = _secrets(runtime)
         (database, migrations), feed_check, bus = await asyncio.gather(
@@ -103,24 +103,26 @@ def _failure(exc: BaseException, secrets: list[str]) -> Check:
     return _check(False, _scrub(f"the check failed: {message}", secrets))
 
 
-async def _guarded(check: Any, secrets: list[str]) -> Check:
+def _clean(check: Check, secrets: list[str]) -> Check:
+    return _check(bool(check["ok"]), _scrub(str(check["detail"]), secrets))
+
+
+async def _guarded(check: Coroutine[Any, Any, Check], secrets: list[str]) -> Check:
     try:
-        result: Check = await check
+        return _clean(await check, secrets)
     except Exception as exc:
         return _failure(exc, secrets)
-    return {"ok": bool(result["ok"]), "detail": _scrub(str(result["detail"]), secrets)}
 
 
-async def _guarded_pair(check: Any, secrets: list[str]) -> tuple[Check, Check]:
+async def _guarded_pair(
+    check: Coroutine[Any, Any, tuple[Check, Check]], secrets: list[str]
+) -> tuple[Check, Check]:
     try:
         first, second = await check
+        return _clean(first, secrets), _clean(second, secrets)
     except Exception as exc:
         failed = _failure(exc, secrets)
         return failed, failed
-    return (
-        {"ok": bool(first["ok"]), "detail": _scrub(str(first["detail"]), secrets)},
-        {"ok": bool(second["ok"]), "detail": _scrub(str(second["detail"]), secrets)},
-    )
 
 
 # --- the database and its schema ----------------------------------------------------------

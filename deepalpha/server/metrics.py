@@ -15,7 +15,6 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -202,7 +201,3 @@ class EngineMetrics:
     def render(self) -> tuple[bytes, str]:
         """The scrape's body and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
-
-    def value(self, name: str, **labels: Any) -> float | None:
-        """One sample's value (tests and the health page read it); None when absent."""
-        return self.registry.get_sample_value(name, labels or None)
