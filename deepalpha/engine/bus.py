@@ -88,6 +88,11 @@ class EventBus:
             self._subs.remove(sub)
             self._routes.clear()
 
+    def deepest_queue(self) -> int:
+        """How many events the most behind async consumer has yet to take (0: none waits);
+        health and metrics read it to see a consumer falling behind."""
+        return max((len(s) for s in self._subs), default=0)
+
     def _route(self, event_type: type[Event]) -> tuple[list[Handler], list[Subscription]]:
         route = self._routes.get(event_type)
         if route is None:
