@@ -227,3 +227,31 @@ def test_the_openapi_document_names_every_route_and_its_errors(
             assert json.dumps(doc).count("float") == 0  # money is never a float in the schema
 
     run(scenario())
+
+
+def test_probes_and_metrics_on_the_live_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario() -> None:
+        async with live_server(tmp_path, monkeypatch) as live:
+            http = await live.client("ada")
+            assert (await http.get("/health/live")).json() == {"status": "alive"}
+            assert (await http.get("/health/startup")).status_code == 200
+            ready = await http.get("/health/ready")
+            assert ready.status_code == 200, ready.text
+            assert set(ready.json()["checks"]) == {"database", "migrations", "feed", "event_bus"}
+            await _continuous(http)
+            await http.post("/api/v1/orders", json={**ORDER, "quantity": 150})  # LOT_SIZE
+            await http.get("/api/v1/orders/nope")
+            async with live.stream("vic"):
+                text = (await http.get("/metrics")).text
+                assert "deepalpha_websocket_clients 1.0" in text
+            assert 'deepalpha_order_rejections_total{code="LOT_SIZE"} 1.0' in text
+            assert 'route="/api/v1/orders/{order_id}"' in text and "/nope" not in text
+            r = await http.get("/api/v1/status", headers={"X-Request-ID": "trace-42"})
+            assert r.headers["X-Request-ID"] == "trace-42"
+            live.served.api.stopping = True  # a SIGTERM's first step: out of the balancer
+            assert (await http.get("/health/ready")).status_code == 503
+            live.served.api.stopping = False
+
+    run(scenario())

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -80,6 +80,9 @@ class LocalBackend(Backend):
         self.ui_bus = EventBus()
         self._starting: asyncio.Future[None] | None = None
         self.ready = False  # the whole engine has started (``open`` shows the market sooner)
+        # Other listeners of the engine's bus (the server's metrics): on this runtime and on
+        # the one a restore starts.
+        self.bus_hooks: list[Callable[[EventBus], None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------
     def _attach(self, bus: EventBus) -> None:
@@ -98,6 +101,17 @@ class LocalBackend(Backend):
         if self._attach not in rt.on_bus:
             rt.on_bus.append(self._attach)
             rt.on_preroll.append(self._on_preroll)
+            rt.on_bus.extend(self.bus_hooks)
+
+    def add_bus_hook(self, hook: Callable[[EventBus], None]) -> None:
+        """Listen to the engine's bus: now if it runs, and on every runtime after."""
+        self.bus_hooks.append(hook)
+        rt = self.runtime
+        if self._attach in rt.on_bus:
+            rt.on_bus.append(hook)
+        bus = getattr(rt, "bus", None)
+        if bus is not None:
+            hook(bus)
 
     async def open(self) -> None:
         """What the first frame needs, without the database engine: the market at its first

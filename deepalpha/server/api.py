@@ -152,13 +152,15 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         )
     app.add_middleware(BodyLimit, limit=max_body)
-    app.include_router(_auth_router(accounts), prefix="/api/v1")
-    app.include_router(_router(backend), prefix="/api/v1")
+    # The prefix on the routers themselves: each route's template is then its whole path (the
+    # metrics label routes by it; an include-time prefix is not part of the route's path).
+    app.include_router(_auth_router(accounts))
+    app.include_router(_router(backend))
     return app
 
 
 def _auth_router(accounts: Accounts) -> APIRouter:
-    router = APIRouter(tags=["auth"])
+    router = APIRouter(prefix="/api/v1", tags=["auth"])
 
     @router.post("/auth/login", response_model=TokenView, summary="Sign in with a password")
     async def login(request: Request, body: LoginCommand) -> dict[str, Any]:
@@ -179,7 +181,7 @@ def _auth_router(accounts: Accounts) -> APIRouter:
 
 
 def _router(backend: Backend) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(prefix="/api/v1")
 
     def known_trader(trader_id: str) -> None:
         try:

@@ -25,9 +25,12 @@ from deepalpha.app.local_backend import LocalBackend
 from deepalpha.app.runtime import RuntimeOptions
 from deepalpha.app.serve import UNSAVED_EXIT, log_activity
 from deepalpha.engine import clock as clocks
-from deepalpha.server import auth
+from deepalpha.server import auth, probes
 from deepalpha.server.api import Accounts, create_app
 from deepalpha.server.errors import ApiError
+from deepalpha.server.feed_watch import FeedWatch
+from deepalpha.server.http_metrics import HttpMetricsMiddleware
+from deepalpha.server.metrics import EngineMetrics
 from deepalpha.server.security import Gate, Principal
 from deepalpha.server.stream import StreamHub
 from deepalpha.server.ws import StreamEndpoint
@@ -106,12 +109,30 @@ class ApiServer:
     ) -> None:
         self.backend = backend
         self.now = now
+        self.stopping = False
+        self.feed = FeedWatch()
+        self.metrics = EngineMetrics(
+            bus_depth=lambda: float(backend.runtime.bus.deepest_queue()), feed_lag=self.feed.lag
+        )
+        backend.add_bus_hook(self.metrics.attach)
+        backend.add_bus_hook(lambda bus: self.feed.attach(bus, backend.runtime.broker.phase))
         self.tokens = auth.TokenService(secret, now=now)
         self.limiter = auth.LoginRateLimiter(
             max_failures=login_max_failures, window=timedelta(minutes=1), now=now
         )
-        self.hub = StreamHub(backend, buffer=stream_buffer, client_queue=stream_client_queue)
-        self.stream = StreamEndpoint(self.hub, self.verify, now)
+        self.hub = StreamHub(
+            backend,
+            buffer=stream_buffer,
+            client_queue=stream_client_queue,
+            on_drop=self.metrics.ws_dropped,
+        )
+        self.stream = StreamEndpoint(
+            self.hub,
+            self.verify,
+            now,
+            on_connect=self.metrics.ws_connected,
+            on_disconnect=self.metrics.ws_disconnected,
+        )
         gate = Gate(verify=self.verify, owner_of=self.owner_of)
         self.app = create_app(
             backend,
@@ -121,6 +142,12 @@ class ApiServer:
             max_body=max_body,
         )
         self.stream.install(self.app)
+        probes.install(self.app, lambda: backend.runtime, self.feed, self.metrics, self._stopping)
+        # Outermost, so that every answer (a 413, a framework 500) is timed and has its id.
+        self.asgi = HttpMetricsMiddleware(self.app, self.metrics)
+
+    def _stopping(self) -> bool:
+        return self.stopping
 
     @property
     def store(self) -> Any:
@@ -230,7 +257,7 @@ async def served(
         sock = _bind(host, port)
         where = Listening(host, sock.getsockname()[1])
         config = uvicorn.Config(
-            api.app,
+            api.asgi,
             lifespan="off",
             log_config=None,
             access_log=False,
@@ -248,6 +275,7 @@ async def served(
             yield Served(api, where, backend)
         finally:
             log.info("stopping: closing streams, finishing requests, persisting")
+            api.stopping = True
             await api.stream.close_all()
             server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
