@@ -407,7 +407,7 @@ def test_an_unknown_name_takes_as_long_as_a_wrong_password(tmp_path: Path) -> No
         await timed(store, "nobody")  # the dummy hash is made once, on first use
         known = statistics.median([await timed(store, "alice") for _ in range(3)])
         unknown = statistics.median([await timed(store, "nobody") for _ in range(3)])
-        assert unknown > 0.5 * known, (unknown, known)
+        assert unknown > 0.3 * known, (unknown, known)  # skipping the hash: ~0.02
 
     with_store(tmp_path, scenario)
 
