@@ -277,7 +277,10 @@ class GreedyCommand(click.Command):
 class LazyGroup(click.Group):
     """Commands in other modules, imported when asked for."""
 
-    lazy: ClassVar[dict[str, str]] = {"backup": "deepalpha.app.backup_cli:backup"}
+    lazy: ClassVar[dict[str, str]] = {
+        "backup": "deepalpha.app.backup_cli:backup",
+        "users": "deepalpha.app.users_cli:users",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
