@@ -274,7 +274,7 @@ async def served(
         try:
             yield Served(api, where, backend)
         finally:
-            log.info("stopping: closing streams, finishing requests, persisting")
+            log.info("stopping: closing streams, finishing requests in flight")
             api.stopping = True
             await api.stream.close_all()
             server.should_exit = True
@@ -282,6 +282,7 @@ async def served(
                 await asyncio.wait_for(serving, timeout=settings.grace_seconds + 5)
             await api.hub.stop()
             sock.close()
+            log.info("stopping: persisting open work")
     finally:
         await backend.stop()
 
