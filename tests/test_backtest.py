@@ -162,6 +162,7 @@ def test_sma_cross_signals_at_close_and_trades_next_open(tmp_path: Path) -> None
     report = build_report(result)
     assert report["summary"]["round_trips"] == 1
     assert report["summary"]["win_rate"] == "0.000000"
+    assert report["summary"]["profit_factor"] == "0.000000"  # one trip, a loss
     # Realized P&L net of fees = what the cash lost.
     assert result.final_equity - result.initial_cash == sell.realized_pnl
 

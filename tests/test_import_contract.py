@@ -1,10 +1,12 @@
-"""The engine knows nothing of the UI, SQL or the app (SPEC §2, rules of the house), checked
-mechanically by import-linter's contract in pyproject.toml."""
+"""The engine knows nothing of the UI, SQL or the app (SPEC §2, rules of the house), and the
+layers stay layers (engine, storage, application, faces; screens reach data only through the
+Backend), checked mechanically by import-linter's contracts in pyproject.toml."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -25,7 +27,9 @@ FORBIDDEN = {
 
 def engine_contract() -> dict[str, Any]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["importlinter"]
-    (contract,) = [c for c in config["contracts"] if c["source_modules"] == ["deepalpha.engine"]]
+    (contract,) = [
+        c for c in config["contracts"] if c.get("source_modules") == ["deepalpha.engine"]
+    ]
     return {"config": config, "contract": contract}
 
 
@@ -95,3 +99,25 @@ def test_the_contract_catches_a_violation(tmp_path: Path) -> None:
     assert "fakealpha.engine.broker -> fakealpha.storage.db" in out
     assert "fakealpha.engine.view -> textual" in out
     assert "fakealpha.engine.clean" not in out
+
+
+def test_a_screen_that_imports_the_app_or_the_database_breaks_the_layers(tmp_path: Path) -> None:
+    """The project's own contracts, on a copy of the package where a screen imports the app
+    that shows it (the circle the screens left) and a widget the storage layer."""
+    shutil.copytree(
+        ROOT / "deepalpha", tmp_path / "deepalpha", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    for path, line in (
+        ("screens/orders.py", "from deepalpha.app.tui import DeepAlphaApp"),
+        ("widgets/nav_bar.py", "from deepalpha.storage import repository"),
+    ):
+        module = tmp_path / "deepalpha" / path
+        module.write_text(module.read_text("utf-8") + f"\n{line}  # noqa\n", "utf-8")
+    result = run_lint_imports(tmp_path, pythonpath=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "The engine knows nothing of the UI, SQL or the app KEPT" in out
+    assert "deepalpha.screens.orders -> deepalpha.app.tui" in out
+    assert "deepalpha.widgets.nav_bar -> deepalpha.storage.repository" in out
+    assert "2 broken" in out  # the layers, and screens and widgets reach data via the Backend

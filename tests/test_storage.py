@@ -25,6 +25,7 @@ from deepalpha.engine.events import (
 from deepalpha.engine.markets.fees import FeeBreakdown
 from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.orders import Fill, Order, OrderStatus, OrderType, RejectCode, Side
+from deepalpha.engine.performance import round_trips
 from deepalpha.engine.risk import RiskLimits
 from deepalpha.engine.traders import TraderConfig, TraderKind
 from deepalpha.storage.connect import open_store
@@ -384,7 +385,9 @@ def test_account_event_alone_updates_cash(tmp_path: Path) -> None:
 
 def test_round_trips_count_profitable_sells_exactly(database_url: str, tmp_path: Path) -> None:
     """The leaderboard's win rate: closing fills with a profit, counted by the database. On
-    SQLite money is text, so "0.00" and "-0.50" must not pass for profits."""
+    SQLite money is text, so "0.00" and "-0.50" must not pass for profits. The count is
+    engine.performance's, which the report and the AI's context use."""
+    fills: list[Fill] = []
 
     async def scenario() -> dict[str, tuple[int, int]]:
         store = await open_store(database_url, tmp_path)
@@ -398,8 +401,11 @@ def test_round_trips_count_profitable_sells_exactly(database_url: str, tmp_path:
                 )
                 events.append(dataclasses.replace(base, fill=fill))
             await store.write_events(events)
+            fills.extend(e.fill for e in events)
             return await store.round_trips()
         finally:
             await store.close()
 
     assert run(scenario()) == {"t1": (6, 3)}
+    trips = round_trips(fills)
+    assert (trips.closed, trips.won) == (6, 3)

@@ -13,8 +13,9 @@ from textual.widgets import Button, Input, Select
 
 from deepalpha.app.backend import MarketStatus
 from deepalpha.app.runtime import SPEED_PREFERENCE
-from deepalpha.app.tui import DeepAlphaApp, next_speed
+from deepalpha.app.tui import DeepAlphaApp
 from deepalpha.screens.confirm import ConfirmScreen
+from deepalpha.screens.navigation import next_speed
 from deepalpha.screens.order_ticket import OrderTicket
 from deepalpha.screens.settings import SettingsScreen
 from deepalpha.widgets.status_bar import StatusBar

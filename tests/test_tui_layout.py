@@ -13,8 +13,8 @@ import pytest
 from rich.cells import cell_len
 from textual.widgets import DataTable
 
-from deepalpha.app.tui import SCREEN_KEYS, SCREENS
 from deepalpha.i18n import set_language, t
+from deepalpha.screens.navigation import SCREEN_KEYS, SCREENS
 from deepalpha.screens.positions import COLUMNS, PADDING, SCROLLBAR, PositionsScreen, fit_columns
 from deepalpha.widgets.nav_bar import NavBar, render_nav
 from deepalpha.widgets.order_blotter import layout

@@ -10,7 +10,7 @@ import pytest
 from textual.command import CommandInput, CommandList, CommandPalette
 
 from deepalpha.app.commands import workstation_commands
-from deepalpha.app.tui import SCREEN_KEYS, SCREENS
+from deepalpha.screens.navigation import SCREEN_KEYS, SCREENS
 from tests.tui_support import running_app, wait_for
 
 

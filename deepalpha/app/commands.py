@@ -4,26 +4,24 @@ or stop a trader, ask an AI trader to decide now, create a backup, change theme 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Any
 
-from textual.app import SystemCommand
+from textual.app import App, SystemCommand
 from textual.command import Hit, Hits, Provider
 
 from deepalpha.i18n import language, t
+from deepalpha.screens.host import workstation
+from deepalpha.screens.navigation import SCREENS
 
-if TYPE_CHECKING:
-    from deepalpha.app.tui import DeepAlphaApp
 
-
-def workstation_commands(app: DeepAlphaApp) -> Iterable[SystemCommand]:
-    from deepalpha.app.tui import SCREENS  # noqa: PLC0415
-
-    backend = app.backend
+def workstation_commands(app: App[Any]) -> Iterable[SystemCommand]:
+    host = workstation(app)
+    backend = host.backend
     for name in SCREENS:
         yield SystemCommand(
             t("palette.goto_screen", screen=t(f"screen.{name}")),
             "",
-            lambda n=name: app.run_worker(app.action_goto(n)),
+            lambda n=name: app.run_worker(host.action_goto(n)),
         )
     yield SystemCommand(t("palette.cancel_all"), "", lambda: _cancel_all(app))
     for trader in backend.traders():
@@ -49,13 +47,13 @@ def workstation_commands(app: DeepAlphaApp) -> Iterable[SystemCommand]:
         t("palette.toggle_theme"),
         "",
         lambda: app.run_worker(
-            app.set_theme_name("light" if app.theme == "textual-dark" else "dark")
+            host.set_theme_name("light" if app.theme == "textual-dark" else "dark")
         ),
     )
     yield SystemCommand(
         t("palette.toggle_language"),
         "",
-        lambda: app.run_worker(app.set_language("en" if language() == "zh" else "zh")),
+        lambda: app.run_worker(host.set_language("en" if language() == "zh" else "zh")),
     )
 
 
@@ -65,13 +63,11 @@ class SymbolProvider(Provider):
     the palette's fuzzy matcher only ranks and highlights them."""
 
     async def search(self, query: str) -> Hits:
-        from deepalpha.app.tui import DeepAlphaApp  # noqa: PLC0415
-
-        app = self.app
-        if not isinstance(app, DeepAlphaApp) or not query.strip():
+        app = self.app  # the workstation: the only app this provider is given to
+        if not query.strip():
             return
         matcher = self.matcher(query)
-        for rank, inst in enumerate(app.backend.search(query, limit=10)):
+        for rank, inst in enumerate(workstation(app).backend.search(query, limit=10)):
             title = t("palette.goto_symbol", symbol=inst.symbol, name=inst.name)
             if inst.name_en and inst.name_en != inst.name:
                 title += f" · {inst.name_en}"
@@ -87,16 +83,17 @@ class SymbolProvider(Provider):
             )
 
 
-def _switch_trader(app: DeepAlphaApp, trader_id: str) -> None:
-    app.current_trader = trader_id
-    app._save_pref("trader", trader_id)
+def _switch_trader(app: App[Any], trader_id: str) -> None:
+    host = workstation(app)
+    host.current_trader = trader_id
+    host.save_preference("trader", trader_id)
 
 
-def _decide_now(app: DeepAlphaApp, trader_id: str) -> None:
+def _decide_now(app: App[Any], trader_id: str) -> None:
     """Run a cycle and show its record on the Decisions screen."""
 
     async def go() -> None:
-        await app.action_goto("decisions")
+        await workstation(app).action_goto("decisions")
         decide = getattr(app.screen, "decide", None)
         if decide is not None:
             decide(trader_id)
@@ -104,9 +101,9 @@ def _decide_now(app: DeepAlphaApp, trader_id: str) -> None:
     app.run_worker(go())
 
 
-def _goto_symbol(app: DeepAlphaApp, symbol: str) -> None:
+def _goto_symbol(app: App[Any], symbol: str) -> None:
     async def go() -> None:
-        await app.action_goto("market")
+        await workstation(app).action_goto("market")
         select = getattr(app.screen, "select_symbol", None)
         if select is not None:
             select(symbol)
@@ -114,22 +111,23 @@ def _goto_symbol(app: DeepAlphaApp, symbol: str) -> None:
     app.run_worker(go())
 
 
-def _cancel_all(app: DeepAlphaApp) -> None:
+def _cancel_all(app: App[Any]) -> None:
     from deepalpha.screens.confirm import ConfirmScreen  # noqa: PLC0415
 
-    count = sum(1 for o in app.backend.orders() if o.status.is_open)
+    backend = workstation(app).backend
+    count = sum(1 for o in backend.orders() if o.status.is_open)
 
     async def answered(yes: bool | None) -> None:
         if yes:
-            cancelled = await app.backend.cancel_all()
+            cancelled = await backend.cancel_all()
             app.notify(t("toast.cancelled", count=len(cancelled)))
 
     app.push_screen(ConfirmScreen(t("confirm.cancel_all", count=count)), answered)
 
 
-def _backup(app: DeepAlphaApp) -> None:
+def _backup(app: App[Any]) -> None:
     async def go() -> None:
-        path = await app.backend.create_backup()
+        path = await workstation(app).backend.create_backup()
         app.notify(t("backup.created", name=path.name))
 
     app.run_worker(go())

@@ -42,7 +42,7 @@ from deepalpha.engine.markets.instruments import Instrument
 from deepalpha.engine.markets.rules import tick_size
 from deepalpha.engine.markets.symbols import SymbolError, normalize
 from deepalpha.engine.orders import Fill, Order, OrderRequest, OrderType, Side
-from deepalpha.engine.performance import max_drawdown
+from deepalpha.engine.performance import closes_round_trip, is_win, max_drawdown, win_rate
 from deepalpha.engine.traders import TraderConfig, TraderKind
 from deepalpha.i18n import Msg, language
 
@@ -197,10 +197,10 @@ class LocalBackend(Backend):
         self._fills.appendleft(event.fill)
         self._remember(event.order)
         fill = event.fill
-        if fill.side is Side.SELL:
+        if closes_round_trip(fill):
             trips = self._trips.setdefault(fill.trader_id, [0, 0])
             trips[0] += 1
-            trips[1] += fill.realized_pnl > 0
+            trips[1] += is_win(fill)
 
     def _on_decision(self, event: DecisionEvent) -> None:
         record = event.record
@@ -306,6 +306,7 @@ class LocalBackend(Backend):
             runner = rt.strategy_traders.get(trader.id)
             running = runner.running if runner is not None else trader.running
             ai = rt.ai_traders.get(trader.id)
+            closed, won = self._trips.get(trader.id, (0, 0))
             out.append(
                 TraderView(
                     id=trader.id,
@@ -320,11 +321,11 @@ class LocalBackend(Backend):
                     cash={c: a.cash for c, a in pf.accounts.items()},
                     positions=len(pf.held()),
                     open_orders=book.open_orders,
-                    trades=self._trips.get(trader.id, (0, 0))[0],
+                    trades=closed,
                     fees=pf.fees_total(),
                     limits=book.risk.limits,
                     settings=dict(trader.settings),
-                    win_rate=self._win_rate(trader.id),
+                    win_rate=win_rate(won, closed),
                     max_drawdown=max_drawdown(
                         [*(e for _, e in self._curves.get(trader.id, ())), pf.equity()],
                         start=pf.deposits_total(),
@@ -334,10 +335,6 @@ class LocalBackend(Backend):
                 )
             )
         return out
-
-    def _win_rate(self, trader_id: str) -> Decimal | None:
-        sells, wins = self._trips.get(trader_id, (0, 0))
-        return Decimal(wins) / sells if sells else None
 
     def _model_label(self, trader: TraderConfig) -> str:
         from deepalpha.app.ai_models import model_label  # noqa: PLC0415

@@ -31,6 +31,15 @@ from deepalpha.engine.events import (
 )
 from deepalpha.engine.orders import OrderStatus
 from deepalpha.i18n import language, language_from_locale, say, set_language, t
+from deepalpha.screens.host import Workstation
+from deepalpha.screens.navigation import (
+    BINDING_TEXT,
+    SCREENS,
+    app_bindings,
+    next_speed,
+    screen_class,
+    speed_text,
+)
 from deepalpha.storage.errors import DatabaseError
 from deepalpha.widgets.colours import set_convention
 
@@ -39,161 +48,22 @@ if TYPE_CHECKING:
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
-SCREENS = (
-    "dashboard",
-    "market",
-    "orders",
-    "positions",
-    "traders",
-    "backtest",
-    "backups",
-    "settings",
-    "decisions",
-    "help",
-)
-SCREEN_KEYS = {
-    "help": "f1",
-    "dashboard": "f2",
-    "market": "f3",
-    "orders": "f4",
-    "positions": "f5",
-    "traders": "f6",
-    "backtest": "f7",
-    "backups": "f8",
-    "settings": "f9",
-    "decisions": "f10",
-}
-
-
-def _mode_factories() -> dict[str, Any]:
-    from deepalpha.screens.backtest import BacktestScreen  # noqa: PLC0415
-    from deepalpha.screens.backups import BackupsScreen  # noqa: PLC0415
-    from deepalpha.screens.dashboard import DashboardScreen  # noqa: PLC0415
-    from deepalpha.screens.decisions import DecisionsScreen  # noqa: PLC0415
-    from deepalpha.screens.help import HelpScreen  # noqa: PLC0415
-    from deepalpha.screens.market import MarketScreen  # noqa: PLC0415
-    from deepalpha.screens.orders import OrdersScreen  # noqa: PLC0415
-    from deepalpha.screens.positions import PositionsScreen  # noqa: PLC0415
-    from deepalpha.screens.settings import SettingsScreen  # noqa: PLC0415
-    from deepalpha.screens.traders import TradersScreen  # noqa: PLC0415
-
-    return {
-        "dashboard": DashboardScreen,
-        "market": MarketScreen,
-        "orders": OrdersScreen,
-        "positions": PositionsScreen,
-        "traders": TradersScreen,
-        "backtest": BacktestScreen,
-        "backups": BackupsScreen,
-        "settings": SettingsScreen,
-        "decisions": DecisionsScreen,
-        "help": HelpScreen,
-    }
-
 
 TICKET = "order-ticket"  # the installed ticket screen's name
 
 # Screens that need nothing but the market (and the preferences) to draw: the first frame may
 # show them before the engine has started; every other screen waits for it.
 QUICK_SCREENS = frozenset({"market", "help"})
-SCREEN_CLASSES = {
-    "dashboard": ("deepalpha.screens.dashboard", "DashboardScreen"),
-    "market": ("deepalpha.screens.market", "MarketScreen"),
-    "orders": ("deepalpha.screens.orders", "OrdersScreen"),
-    "positions": ("deepalpha.screens.positions", "PositionsScreen"),
-    "traders": ("deepalpha.screens.traders", "TradersScreen"),
-    "backtest": ("deepalpha.screens.backtest", "BacktestScreen"),
-    "backups": ("deepalpha.screens.backups", "BackupsScreen"),
-    "settings": ("deepalpha.screens.settings", "SettingsScreen"),
-    "decisions": ("deepalpha.screens.decisions", "DecisionsScreen"),
-    "help": ("deepalpha.screens.help", "HelpScreen"),
-}
 
 
 def _lazy_screen(name: str) -> Callable[[], Screen[Any]]:
     """A mode's screen, its module imported when the mode is first shown: importing every
     screen (charts, tables, forms) would hold up the first frame."""
-    module, cls = SCREEN_CLASSES[name]
 
     def make() -> Screen[Any]:
-        screen: Screen[Any] = getattr(importlib.import_module(module), cls)()
-        return screen
+        return screen_class(name)()
 
     return make
-
-
-def _bindings() -> list[BindingType]:
-    out: list[BindingType] = [
-        Binding(
-            SCREEN_KEYS[name],
-            f"goto('{name}')",
-            t(f"screen.{name}"),
-            id=f"screen.{name}",
-            show=False,  # the nav bar under the status bar shows every screen and its key
-        )
-        for name in SCREENS
-    ]
-    out += [
-        Binding("b", "ticket('buy')", t("key.buy"), id="order.buy"),
-        Binding("s", "ticket('sell')", t("key.sell"), id="order.sell"),
-        # The simulator's clock. Not in the footer, which keeps its room for each screen's own
-        # keys: the status bar shows the speed and the pause, Help and Settings the keys.
-        Binding("P", "market_pause", t("key.market_pause"), id="market.pause", show=False),
-        Binding(
-            "left_square_bracket",
-            "market_speed(-1)",
-            t("key.slower"),
-            id="market.slower",
-            show=False,
-        ),
-        Binding(
-            "right_square_bracket",
-            "market_speed(1)",
-            t("key.faster"),
-            id="market.faster",
-            show=False,
-        ),
-        Binding("ctrl+q", "quit", t("key.quit"), id="app.quit", priority=True, show=False),
-        # Declared here (Textual adds its own otherwise) so its footer text has an id to be
-        # said in the current language by.
-        Binding(
-            "ctrl+p",
-            "command_palette",
-            t("key.palette"),
-            id="app.palette",
-            show=False,
-            priority=True,
-            tooltip=t("key.palette"),
-        ),
-    ]
-    return out
-
-
-# Binding id → catalogue key of its description (see ``localize_bindings``).
-BINDING_TEXT = {f"screen.{name}": f"screen.{name}" for name in SCREENS} | {
-    "order.buy": "key.buy",
-    "order.sell": "key.sell",
-    "market.pause": "key.market_pause",
-    "market.slower": "key.slower",
-    "market.faster": "key.faster",
-    "app.quit": "key.quit",
-    "app.palette": "key.palette",
-}
-# The simulator's speeds (simulated seconds per real second) that `[` and `]` step through.
-SPEEDS = (1, 2, 5, 10, 30, 60, 120, 300, 600)
-
-
-def next_speed(current: float, step: int) -> float | None:
-    """The ladder's next speed above (``step`` > 0) or below ``current``; None at the end. A
-    speed off the ladder (``--speed 36``) steps to its nearest neighbour on that side."""
-    if step > 0:
-        return next((float(s) for s in SPEEDS if s > current), None)
-    return next((float(s) for s in reversed(SPEEDS) if s < current), None)
-
-
-def speed_text(speed: float) -> str:
-    """``60×``, ``0.5×``."""
-    return f"{speed:g}×"
 
 
 def _symbol_provider() -> Any:
@@ -206,7 +76,7 @@ class DeepAlphaApp(App[None]):
     TITLE = "DeepAlpha"
     CSS_PATH = str(ASSETS / "deepalpha.tcss")
     COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {_symbol_provider}
-    BINDINGS: ClassVar[list[BindingType]] = _bindings()
+    BINDINGS: ClassVar[list[BindingType]] = app_bindings()
 
     def __init__(
         self,
@@ -383,7 +253,7 @@ class DeepAlphaApp(App[None]):
             await self.engine_started()
         if self.current_mode != name:
             await self.switch_mode(name)
-        self._save_pref("last_screen", name)
+        self.save_preference("last_screen", name)
 
     def action_ticket(
         self, side: str, symbol: str | None = None, trader_id: str | None = None
@@ -524,7 +394,7 @@ class DeepAlphaApp(App[None]):
                 bar.show(status)
 
     @work(group="preferences")
-    async def _save_pref(self, key: str, value: Any) -> None:
+    async def save_preference(self, key: str, value: Any) -> None:
         await self.backend.set_preference(key, value)
 
     # --- language, theme, colours -------------------------------------------------------
@@ -579,6 +449,11 @@ class DeepAlphaApp(App[None]):
         if self._start_backend:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.backend.stop()
+
+
+# The screens see the app through this protocol (importing the app would be a circle): the type
+# checker makes sure the app fits it.
+_FITS_THE_SCREENS: type[Workstation] = DeepAlphaApp
 
 
 def make_app(backend: Backend, **kwargs: Any) -> DeepAlphaApp:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -14,12 +14,10 @@ from textual.widgets import Footer
 
 from deepalpha.app.backend import Backend
 from deepalpha.i18n import Msg, language, say, t
+from deepalpha.screens.host import Workstation, workstation
+from deepalpha.screens.navigation import SCREEN_KEYS, SCREENS
 from deepalpha.widgets.nav_bar import NavBar
 from deepalpha.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from deepalpha.app.tui import DeepAlphaApp
-
 
 BEHIND_DIALOG_SECONDS = 1.0  # a screen behind a dialog repaints this often
 
@@ -55,12 +53,8 @@ class BaseScreen(Screen[None]):
         return self.deepalpha.backend
 
     @property
-    def deepalpha(self) -> DeepAlphaApp:
-        from deepalpha.app.tui import DeepAlphaApp  # noqa: PLC0415
-
-        app = self.app
-        assert isinstance(app, DeepAlphaApp)
-        return app
+    def deepalpha(self) -> Workstation:
+        return workstation(self.app)
 
     SCREEN_NAME: ClassVar[str] = ""
 
@@ -111,8 +105,6 @@ class BaseScreen(Screen[None]):
         self.refresh_data()
 
     def _show_nav(self) -> None:
-        from deepalpha.app.tui import SCREEN_KEYS, SCREENS  # noqa: PLC0415
-
         order = [*SCREENS[:-1], SCREENS[-1]]
         current = self.SCREEN_NAME or getattr(self.app, "current_mode", "")
         self.query_one(NavBar).show(current, [(n, SCREEN_KEYS[n]) for n in order])

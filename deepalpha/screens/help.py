@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Static
 from deepalpha.app.paths import settings_file
 from deepalpha.i18n import language, t
 from deepalpha.screens.base import BaseScreen, BindingText, describe
+from deepalpha.screens.navigation import BINDING_TEXT, SCREENS, app_bindings, screen_class
 
 
 def _own_bindings(cls: type) -> list[Binding]:
@@ -32,7 +33,6 @@ def _own_bindings(cls: type) -> list[Binding]:
 
 def binding_texts() -> dict[str, BindingText]:
     """Binding id → catalogue key of its description, for every binding of the workstation."""
-    from deepalpha.app.tui import BINDING_TEXT  # noqa: PLC0415
     from deepalpha.screens import (  # noqa: PLC0415
         backtest,
         backups,
@@ -64,7 +64,6 @@ def binding_texts() -> dict[str, BindingText]:
 
 def binding_groups() -> list[tuple[str, list[Binding]]]:
     """(where, bindings) for the app, each screen, the order ticket and the modal forms."""
-    from deepalpha.app.tui import SCREENS, DeepAlphaApp, _mode_factories  # noqa: PLC0415
     from deepalpha.screens.confirm import ConfirmScreen  # noqa: PLC0415
     from deepalpha.screens.decisions import QuantityForm  # noqa: PLC0415
     from deepalpha.screens.order_ticket import OrderTicket  # noqa: PLC0415
@@ -72,11 +71,10 @@ def binding_groups() -> list[tuple[str, list[Binding]]]:
     from deepalpha.screens.traders import TraderForm  # noqa: PLC0415
 
     groups: list[tuple[str, list[Binding]]] = [
-        (t("help.everywhere"), list(Binding.make_bindings(DeepAlphaApp.BINDINGS)))
+        (t("help.everywhere"), list(Binding.make_bindings(app_bindings())))
     ]
-    factories = _mode_factories()
     for name in SCREENS:
-        groups.append((t(f"screen.{name}"), _own_bindings(factories[name])))
+        groups.append((t(f"screen.{name}"), _own_bindings(screen_class(name))))
     groups.append((t("help.ticket"), _own_bindings(OrderTicket)))
     groups.append((t("help.trader_form"), _own_bindings(TraderForm)))
     groups.append((t("help.quantity_form"), _own_bindings(QuantityForm)))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -37,11 +37,9 @@ from deepalpha.engine.orders import Order, OrderRequest, OrderStatus, OrderType,
 from deepalpha.i18n import count, language, money, price_text, say, t
 from deepalpha.screens.base import localize_bindings
 from deepalpha.screens.confirm import ConfirmScreen
+from deepalpha.screens.host import Workstation, workstation
 from deepalpha.widgets.colours import down_colour, up_colour
 from deepalpha.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from deepalpha.app.tui import DeepAlphaApp
 
 SEARCH_DELAY = 0.15  # seconds of quiet typing before the symbol search runs
 REFRESH_SECONDS = 1.0  # the estimate follows the market while the ticket is open
@@ -207,12 +205,8 @@ class OrderTicket(ModalScreen[Order | None]):
 
     # --- plumbing -----------------------------------------------------------------------
     @property
-    def deepalpha(self) -> DeepAlphaApp:
-        from deepalpha.app.tui import DeepAlphaApp  # noqa: PLC0415
-
-        app = self.app
-        assert isinstance(app, DeepAlphaApp)
-        return app
+    def deepalpha(self) -> Workstation:
+        return workstation(self.app)
 
     @property
     def backend(self) -> Backend:

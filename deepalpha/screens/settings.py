@@ -24,9 +24,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from deepalpha.app.paths import settings_file
-from deepalpha.app.tui import SPEEDS, speed_text
 from deepalpha.i18n import language, t
 from deepalpha.screens.base import BaseScreen
+from deepalpha.screens.navigation import SPEEDS, speed_text
 from deepalpha.widgets.colours import convention
 
 KEYRING_SERVICE = "deepalpha"

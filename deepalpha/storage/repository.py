@@ -642,8 +642,9 @@ class SqlStore(UserStore):
             return [decision_from_row(r) for r in (await conn.execute(q)).all()]
 
     async def round_trips(self) -> dict[str, tuple[int, int]]:
-        """Per trader: closing (sell) fills, and how many of them made money — the win rate
-        of the whole history, which the screens' window of recent fills cannot give."""
+        """Per trader: round trips closed (sell fills) and won (realised P&L above zero), as
+        ``engine.performance`` defines them, counted by the database — the win rate of the whole
+        history, which the screens' window of recent fills cannot give."""
         pnl = FillRow.realized_pnl
         profit: ColumnElement[bool]
         if self.engine.dialect.name == "sqlite":

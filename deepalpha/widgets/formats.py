@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from deepalpha.engine.ai.baseline import BaselineModel
+from deepalpha.engine.ai.records import BASELINE_NAME
 from deepalpha.i18n import language, money, t
 
 NONE = "—"
@@ -52,7 +52,7 @@ def short_money(amount: Decimal, currency: str = "CNY", *, sign: bool = False) -
     return money(amount, currency, places=places, sign=sign, compact=True)
 
 
-BASELINE_LABEL = BaselineModel().name  # "baseline (no LLM)"
+BASELINE_LABEL = BASELINE_NAME  # "baseline (no LLM)"
 
 
 def model_text(label: str) -> str:

@@ -30,6 +30,7 @@ from deepalpha.engine.ai.context import (
     Indicators,
     SymbolContext,
 )
+from deepalpha.engine.ai.records import BASELINE_NAME
 
 FEE_MARGIN = Decimal("1.003")  # cash kept back for fees on a buy
 
@@ -91,7 +92,7 @@ def _number(x: Decimal | None) -> float | None:
 class BaselineModel:
     """Rule-based stand-in for an LLM; see the module docstring for the rules."""
 
-    name: str = "baseline (no LLM)"
+    name: str = BASELINE_NAME
     timeframe: str = PRIMARY
     cash_fraction: Decimal = Decimal("0.10")
     stop_atr: Decimal = Decimal(2)

@@ -23,7 +23,7 @@ from deepalpha.engine.markets.rules import tick_size
 from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.money import ZERO
 from deepalpha.engine.orders import Fill, Side
-from deepalpha.engine.performance import max_drawdown, sharpe
+from deepalpha.engine.performance import max_drawdown, round_trips, sharpe
 from deepalpha.engine.portfolio import EquitySnapshot
 
 if TYPE_CHECKING:
@@ -306,32 +306,27 @@ def compute_performance(
     *,
     start: Decimal | None = None,
 ) -> Performance:
-    """Win rate and profit factor from closing fills' realized P&L; Sharpe and max drawdown of
-    the equity path (``engine.performance``, as the dashboard and the backtest report)."""
-    fees, realized, gross_win, gross_loss = ZERO, ZERO, ZERO, ZERO
-    trades = wins = 0
-    for f in fills:
-        fees += f.fees.total
-        if f.side is Side.SELL:
-            trades += 1
-            realized += f.realized_pnl
-            if f.realized_pnl > 0:
-                wins += 1
-                gross_win += f.realized_pnl
-            else:
-                gross_loss -= f.realized_pnl
+    """Win rate and profit factor of the round trips the fills closed; Sharpe and max drawdown
+    of the equity path (``engine.performance``, as the dashboard and the backtest report)."""
+    fills = list(fills)  # read twice
+    fees = sum((f.fees.total for f in fills), ZERO)
+    trips = round_trips(fills)
     path = [p.equity if isinstance(p, EquitySnapshot) else p for p in equity_curve]
     ratio = sharpe(path, start=start)
     drawdown = max_drawdown(path, start=start) if len(path) + bool(start) >= 2 else None
     return Performance(
-        trades=trades,
-        win_rate=wins / trades if trades else None,
-        profit_factor=float(gross_win / gross_loss) if gross_loss > 0 else None,
-        sharpe=float(ratio) if ratio is not None else None,
-        max_drawdown=float(drawdown) if drawdown is not None else None,
+        trades=trips.closed,
+        win_rate=_float(trips.win_rate),
+        profit_factor=_float(trips.profit_factor),
+        sharpe=_float(ratio),
+        max_drawdown=_float(drawdown),
         fees_paid=fees,
-        realized_pnl=realized,
+        realized_pnl=trips.realized_pnl,
     )
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
 
 # --- the context --------------------------------------------------------------------------

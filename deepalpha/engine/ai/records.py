@@ -17,6 +17,10 @@ from typing import Any
 
 from deepalpha.engine.ai.protocol import Decision
 
+# The model name the rule-based baseline signs its records with, which the screens also show as
+# a trader's model: here with the records, so a screen can tell it without loading the model.
+BASELINE_NAME = "baseline (no LLM)"
+
 
 @dataclass(frozen=True, slots=True)
 class DecisionRecord:

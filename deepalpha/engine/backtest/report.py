@@ -131,10 +131,9 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
         "sharpe": _ratio(m["sharpe"]),
         "max_drawdown": _ratio(m["max_drawdown"]),
         "trades": len(result.fills),
-        "round_trips": result.round_trips,
-        "win_rate": _ratio(
-            Decimal(result.winning_trips) / result.round_trips if result.round_trips else None
-        ),
+        "round_trips": result.trips.closed,
+        "win_rate": _ratio(result.trips.win_rate),
+        "profit_factor": _ratio(result.trips.profit_factor),
         "fees_total": _money(result.fees_total),
         "traded_value": _money(m["traded_value"]),
         "turnover": _ratio(m["turnover"]),

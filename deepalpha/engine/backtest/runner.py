@@ -32,6 +32,7 @@ from deepalpha.engine.markets.rules import PriceLimitRules
 from deepalpha.engine.markets.sessions import MARKET_TZ
 from deepalpha.engine.markets.symbols import CURRENCY, Market
 from deepalpha.engine.orders import Fill, Order, OrderRequest, OrderType, RejectCode, Side
+from deepalpha.engine.performance import RoundTrips, round_trips
 from deepalpha.engine.portfolio import EquitySnapshot
 from deepalpha.i18n import Msg
 
@@ -67,8 +68,7 @@ class BacktestResult:
     initial_cash: Decimal
     final_equity: Decimal
     fees_total: Decimal
-    round_trips: int
-    winning_trips: int
+    trips: RoundTrips
     decisions: list[DecisionRecord] = field(default_factory=list)  # AI runs: one per cycle
     ai: AiSummary | None = None
     # What the person should know about how the run read its input, e.g. a strategy size
@@ -249,7 +249,6 @@ def _run(
     if progress is not None:
         progress(total, total)
     fills = broker.fills or []
-    sells = [f for f in fills if f.side is Side.SELL]
     return BacktestResult(
         config=config,
         strategy=strategy.name if strategy is not None else "ai" if ai is not None else "orders",
@@ -262,8 +261,7 @@ def _run(
         initial_cash=pf.deposits_total(),
         final_equity=pf.equity(),
         fees_total=pf.fees_total(),
-        round_trips=len(sells),
-        winning_trips=sum(1 for f in sells if f.realized_pnl > 0),
+        trips=round_trips(fills),
         decisions=driver.records if driver is not None else [],
         ai=driver.summary() if driver is not None else None,
         notes=notes,
