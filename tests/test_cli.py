@@ -23,9 +23,9 @@ from click.testing import CliRunner, Result
 
 from deepalpha import __version__
 from deepalpha.app import json_log
-from deepalpha.app import serve as serve_module
 from deepalpha.app.cli import cli
 from deepalpha.app.runtime import RuntimeOptions
+from deepalpha.server import run as server_run
 from deepalpha.storage.migrate import head_revision
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[RuntimeOptions]:
         calls.append(options)
         return 0
 
-    monkeypatch.setattr(serve_module, "serve", serve)
+    monkeypatch.setattr(server_run, "serve_api", serve)
     monkeypatch.setattr(json_log, "setup_logging", lambda *a, **k: None)
     return calls
 

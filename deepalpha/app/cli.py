@@ -398,14 +398,16 @@ def _serve_now(given: Shared, requested: list[int], host: str | None, port: int 
     import asyncio  # noqa: PLC0415
 
     from deepalpha.app.lock import DataDirBusy  # noqa: PLC0415
-    from deepalpha.app.serve import serve as serve_headless  # noqa: PLC0415
     from deepalpha.app.settings import SettingsError  # noqa: PLC0415
+    from deepalpha.server import run as server  # noqa: PLC0415
     from deepalpha.server.run import ServeRefused  # noqa: PLC0415
     from deepalpha.storage.database import DatabaseError  # noqa: PLC0415
 
     try:
         return asyncio.run(
-            serve_headless(given.runtime_options(), host=host, port=port, stop_requested=requested)
+            server.serve_api(
+                given.runtime_options(), host=host, port=port, stop_requested=requested
+            )
         )
     except (DatabaseError, DataDirBusy, ServeRefused) as exc:
         raise UserError(str(exc)) from None

@@ -1,14 +1,11 @@
-"""``deepalpha serve``: the engine without the TUI and with its HTTP/WebSocket API, until SIGTERM
-or SIGINT; what the engine does is logged as JSON lines (the API runner is deepalpha.server.run).
-"""
+"""What a headless engine (``deepalpha serve``, run by deepalpha.server.run) logs of its work,
+as JSON lines, and the exit status of a stop with changes left unsaved."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
 
-from deepalpha.app.runtime import Runtime, RuntimeOptions
+from deepalpha.app.runtime import Runtime
 from deepalpha.engine.events import (
     DecisionEvent,
     FillEvent,
@@ -107,25 +104,3 @@ def log_activity(runtime: Runtime) -> None:
     bus.on(SessionEvent, session)
     bus.on(TraderHaltedEvent, halted)
     bus.on(NotificationEvent, note)
-
-
-async def serve(
-    options: RuntimeOptions,
-    *,
-    host: str | None = None,
-    port: int | None = None,
-    ready: asyncio.Event | None = None,
-    stop_requested: list[int] | None = None,
-    listening: list[Any] | None = None,
-) -> int:
-    """Run until a stop signal; ``stop_requested`` holds signals that came before this began."""
-    from deepalpha.server.run import serve_api  # noqa: PLC0415 - FastAPI loads with the engine
-
-    return await serve_api(
-        options,
-        host=host,
-        port=port,
-        ready=ready,
-        stop_requested=stop_requested,
-        listening=listening,
-    )
