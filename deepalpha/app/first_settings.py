@@ -30,7 +30,10 @@ class SettingsError(ValueError):
 
 ENV_PREFIX = "DEEPALPHA_"
 # Settings' sections: an environment variable naming one of them overrides a setting.
-SECTIONS = ("fees", "rules", "backtest", "market", "storage", "ui", "ai")
+SECTIONS = ("fees", "rules", "backtest", "market", "storage", "server", "ui", "ai")
+# Sections none of whose keys the first frame reads: a variable for them (the tests' and a
+# container's DEEPALPHA_SERVER__PORT) must not send the first frame to the slow settings path.
+NOT_ON_THE_FIRST_FRAME = frozenset({"server"})
 SIMULATOR_SEED = 7
 SIMULATOR_SPEED = 60.0
 UI_LANGUAGE = "auto"
@@ -64,7 +67,7 @@ def overridden() -> bool:
         low = name.lower()
         if low.startswith(ENV_PREFIX.lower()):
             section = low[len(ENV_PREFIX) :].split("__", 1)[0]
-            if section in SECTIONS:
+            if section in SECTIONS and section not in NOT_ON_THE_FIRST_FRAME:
                 return True
     return config_file().exists()
 
