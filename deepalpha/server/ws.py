@@ -8,8 +8,9 @@ Client → server (JSON text frames)::
     {"type": "ping"}
 
 Server → client: ``welcome`` (the current seq), ``subscribed``, ``snapshot`` (the latest
-quotes), ``event`` (``seq``, ``channel``, ``event``, ``data``), ``resync`` (too far behind: read
-the REST lists again, then subscribe without ``since``), ``error``, ``pong``.
+quotes), ``event`` (``seq``, ``channel``, ``event``, ``data``; a quote batch also ``sent``, the
+server's unix time when it was published), ``resync`` (too far behind: read the REST lists
+again, then subscribe without ``since``), ``error``, ``pong``.
 
 Close codes: 4001 not authenticated or token expired, 4008 too slow (reconnect with the last
 seq), 1001 the server is going away, 1008 a message that breaks the protocol.
