@@ -199,12 +199,12 @@ def _wrk(server: Server, path: str, seconds: float, script: Path | None) -> Load
     return Load(requests, wall, rps, p50, p99, non_2xx, errors, cpu)
 
 
-def _rest_row(name: str, load: Load, aim: float | None) -> BenchResult:
+def _rest_row(name: str, load: Load, aim: float | None, idle: float) -> BenchResult:
     check = (
         f"wrk {CONNECTIONS} conns {load.seconds:.0f} s: {load.rps:,.0f} req/s wall"
         f"{f' (aim ≥ {aim:,.0f})' if aim else ''}, p50 {load.p50_ms:.1f} ms, "
         f"p99 {load.p99_ms:.1f} ms, {load.non_2xx} non-2xx, {load.socket_errors} socket errors; "
-        f"server {load.server_cpu / load.seconds:.0%} of a core"
+        f"server {load.server_cpu / load.seconds:.0%} of a core ({idle:.0%} unloaded)"
     )
     result = BenchResult(
         name,
@@ -240,6 +240,9 @@ def _rest(server: Server, token: str, tmp: Path, quick: bool) -> list[BenchResul
     script.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n', "utf-8")
     script.chmod(0o600)
     seconds = 3.0 if quick else 10.0
+    before = server.cpu_seconds()
+    time.sleep(2.0)  # the engine alone: the share of the server's CPU that no request caused
+    idle = (server.cpu_seconds() - before) / 2.0
     rows: list[BenchResult] = []
     for name, path, auth in (
         ("api GET /version (no auth)", "/api/v1/version", None),
@@ -247,7 +250,7 @@ def _rest(server: Server, token: str, tmp: Path, quick: bool) -> list[BenchResul
     ):
         _wrk(server, path, 1.0 if quick else 2.0, auth)  # warm-up, not counted
         load = _wrk(server, path, seconds, auth)
-        row = _rest_row(name, load, AIM_RPS if auth else None)
+        row = _rest_row(name, load, AIM_RPS if auth else None, idle)
         rows.append(row if not rows else row.against(rows[0]))
     return rows
 
@@ -287,6 +290,7 @@ class Stream:
     p99_ms: float
     closed: dict[str, int]
     server_cpu: float
+    client_cpu: list[float]  # CPU seconds of each client process in the window
     slow: dict[str, Any] | None = None
 
 
@@ -351,6 +355,7 @@ def _stream(
         p99_ms=_percentile(latencies, 0.99),
         closed=closed,
         server_cpu=cpu,
+        client_cpu=[float(r["cpu_seconds"]) for r in results],
         slow=slow_result,
     )
 
@@ -366,7 +371,8 @@ def _stream_row(name: str, s: Stream, base: Stream | None) -> BenchResult:
     )
     if base is not None:
         check += f" vs {base.p99_ms:.1f} ms without the slow client"
-    check += f"; server {s.server_cpu / s.seconds:.0%} of a core"
+    clients = ", ".join(f"{c / s.seconds:.0%}" for c in s.client_cpu)
+    check += f"; server {s.server_cpu / s.seconds:.0%} of a core, client processes {clients}"
     if s.closed:
         check += f"; closed early: {s.closed}"
     ok = not s.closed and s.items > 0 and s.p99_ms < AIM_P99_MS
@@ -391,6 +397,8 @@ def _stream_row(name: str, s: Stream, base: Stream | None) -> BenchResult:
             "p50_ms": round(s.p50_ms, 3),
             "p99_ms": round(s.p99_ms, 3),
             "closed_early": s.closed,
+            "server_core_share": round(s.server_cpu / s.seconds, 3),
+            "client_core_shares": [round(c / s.seconds, 3) for c in s.client_cpu],
             **({"slow_client": s.slow} if s.slow is not None else {}),
         },
     )
