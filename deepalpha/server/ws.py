@@ -37,6 +37,10 @@ NOT_AUTHENTICATED = 4001
 GOING_AWAY = 1001
 POLICY = 1008
 MAX_MESSAGE = 16 * 1024
+# How long a dropped client's 4008 may wait for room in its socket. It was dropped because the
+# socket was full, so the close frame goes out only once the client reads again; a client that
+# had paused for a few seconds then learns why it must reconnect instead of hearing nothing.
+DROP_CLOSE_WAIT = 30.0
 
 
 def _dump(message: dict[str, Any]) -> str:
@@ -133,14 +137,15 @@ class StreamEndpoint:
 
     def _drop(self, socket: WebSocket, client: Client, sender: asyncio.Task[None]) -> None:
         """A client too slow for its queue: out of the hub now, its sender stopped (it may be
-        stuck writing to a full socket), then told why if the socket still takes a frame."""
+        stuck writing to a full socket), then told why once the socket takes a frame again."""
         self.hub.disconnect(client)
         sender.cancel()
 
         async def close() -> None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
-                    socket.close(SLOW_CLIENT, "too slow: reconnect with your last seq"), 2.0
+                    socket.close(SLOW_CLIENT, "too slow: reconnect with your last seq"),
+                    DROP_CLOSE_WAIT,
                 )
 
         task = asyncio.get_running_loop().create_task(close())
