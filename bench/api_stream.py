@@ -2,17 +2,19 @@
 
 ``python -m bench.api_stream`` reads a JSON line on stdin (so the token is never in argv)::
 
-    {"url": "ws://127.0.0.1:PORT/api/v1/ws", "token": "...", "clients": 50, "slow": false}
+    {"url": "ws://127.0.0.1:PORT/api/v1/ws", "token": "...", "clients": 50, "slow": false,
+     "deflate": true}
 
 signs every client in, subscribes it to "quotes" and prints ``{"ready": N}``; then it reads a
 second line, ``{"measure_from": <unix time>, "measure_for": <seconds>}``, the window in which it
 counts (the clients read all along, so none falls behind while the others connect), and at the
 end of the window prints ``{"result": {...}}``.
 
-A normal client reads as fast as it can. For every quote batch that arrives inside the window it
-notes the batch's size and its delivery latency: the wall time it was read here minus ``sent``,
-the server's wall time when the hub published it (both clocks are this machine's). Every item of
-a batch has its batch's latency.
+A normal client offers permessage-deflate, as browsers and the websockets library do (unless
+``"deflate": false``), and reads as fast as it can. For every quote batch that arrives inside
+the window it notes the batch's size and its delivery latency: the wall time it was read here
+minus ``sent``, the server's wall time when the hub published it (both clocks are this
+machine's). Every item of a batch has its batch's latency.
 
 A slow client (``"slow": true``, one connection) subscribes, then reads nothing until the window
 ends. Its receive buffer is small and it declines compression, so its backlog reaches the
@@ -60,7 +62,7 @@ class Tally:
     closed: dict[str, int] = field(default_factory=dict)  # close code → clients, before the end
 
 
-async def _open(url: str, token: str, *, slow: bool) -> ClientConnection:
+async def _open(url: str, token: str, *, slow: bool, deflate: bool = True) -> ClientConnection:
     sock = None
     if slow:
         where = urlsplit(url)
@@ -72,7 +74,7 @@ async def _open(url: str, token: str, *, slow: bool) -> ClientConnection:
         url,
         sock=sock,
         max_queue=1 if slow else 64,  # the slow one buffers as little as the library allows
-        compression=None if slow else "deflate",
+        compression="deflate" if deflate and not slow else None,
         open_timeout=30,
         ping_interval=None,  # the measurement is the server's pushes, not keepalives
     )
@@ -110,7 +112,10 @@ async def _listen(ws: ClientConnection, tally: Tally, window: Window) -> None:
 
 async def _normal(config: dict[str, Any]) -> dict[str, Any]:
     sockets = await asyncio.gather(
-        *(_open(config["url"], config["token"], slow=False) for _ in range(config["clients"]))
+        *(
+            _open(config["url"], config["token"], slow=False, deflate=config.get("deflate", True))
+            for _ in range(config["clients"])
+        )
     )
     tally = Tally()
     window = Window()

@@ -18,9 +18,12 @@ bottleneck) subscribe to "quotes". The server sends changed quotes in batches ev
 each batch carries ``sent``, the server's wall time when it was published. A quote item is one
 quote in a batch; "items/s" counts the items all clients read per second together, and an
 item's delivery latency is the wall time its client read it minus its batch's ``sent``.
-Aim: p99 < 50 ms. Then the same with 99 clients and one that reads nothing (``bench.api_stream``
-describes it): the others' p99 should not move, and the slow one is dropped with close code
-4008 once its queue (``DEEPALPHA_SERVER__STREAM_CLIENT_QUEUE``, 20 batches here) overflows.
+Aim: p99 < 50 ms. The clients offer permessage-deflate, as browsers do, so the server
+compresses every batch once per client; a second run with clients that do not offer it shows
+what that costs (its ratio: quote items per server CPU second against the first run's). Then
+99 clients and one that reads nothing (``bench.api_stream`` describes it): the others' p99
+should not move, and the slow one is dropped with close code 4008 once its queue
+(``DEEPALPHA_SERVER__STREAM_CLIENT_QUEUE``, 20 batches here) overflows.
 
 What the table's columns mean here: items are requests or quote items, and seconds are the CPU
 seconds the *server process* spent in the measured window (from /proc), so items/s is work per
@@ -309,12 +312,19 @@ def _percentile(latencies: list[tuple[float, int]], q: float) -> float:
 
 
 def _stream(
-    server: Server, token: str, env: dict[str, str], seconds: float, *, slow: bool
+    server: Server,
+    token: str,
+    env: dict[str, str],
+    seconds: float,
+    *,
+    slow: bool,
+    deflate: bool = True,
 ) -> Stream:
     url = server.url.replace("http://", "ws://") + "/api/v1/ws"
     normal = WS_CLIENTS - (1 if slow else 0)
     sizes = [normal // WS_PROCESSES + (i < normal % WS_PROCESSES) for i in range(WS_PROCESSES)]
-    procs = [_clients({"url": url, "token": token, "clients": n}, env) for n in sizes]
+    config = {"url": url, "token": token, "deflate": deflate}
+    procs = [_clients({**config, "clients": n}, env) for n in sizes]
     slow_proc = None
     if slow:
         slow_proc = _clients({"url": url, "token": token, "clients": 1, "slow": True}, env)
@@ -428,11 +438,14 @@ def run(quick: bool = False, repeat: int = 3) -> list[BenchResult]:
             rows += _rest(server, token, root, quick)
             seconds = 4.0 if quick else 10.0
             alone = _stream(server, token, env, seconds, slow=False)
-            rows.append(_stream_row(f"api WS quotes, {WS_CLIENTS} clients", alone, None))
+            base = _stream_row(f"api WS quotes, {WS_CLIENTS} clients", alone, None)
+            plain = _stream(server, token, env, seconds, slow=False, deflate=False)
+            row = _stream_row(f"api WS quotes, {WS_CLIENTS} clients, no deflate", plain, None)
+            rows += [base, row.against(base)]
             # Long enough for the slow client's backlog to fill the server's buffers and queue.
             mixed = _stream(server, token, env, max(seconds, SLOW_SECONDS), slow=True)
             row = _stream_row(f"api WS quotes, {WS_CLIENTS - 1} + 1 slow", mixed, alone)
-            rows.append(row.against(rows[-1]))
+            rows.append(row.against(base))
         finally:
             code = server.stop()
         if code not in (0, None):
