@@ -3,8 +3,8 @@
 The real command runs as its own process, ``python -m deepalpha serve --data-dir TMP --port 0
 --start "2025-12-03 13:00"``: the demo traders on the simulated market, both markets in
 continuous trading (at the default speed of 60 that lasts two real minutes, more than the run),
-so the engine works while the API is loaded. A user is added to the fresh database first, and
-the bench signs in over HTTP like any client.
+so the engine works while the API is loaded. A user is added to the fresh data directory first
+with ``deepalpha users add --password-stdin``, and the bench signs in over HTTP like any client.
 
 REST: ``wrk`` (one thread, 50 connections, 10 s after a 2 s warm-up; 3 s with ``--quick``)
 requests ``GET /api/v1/positions`` with the bearer token: the token is checked, the positions
@@ -34,7 +34,6 @@ check column and the JSON. Each load runs once: one run is already many thousand
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -127,19 +126,20 @@ class Server:
         return self.proc.returncode
 
 
-def _add_user(data_dir: Path, password: str) -> None:
-    """The user to sign in with, in the fresh database (there is no `users` command yet)."""
-    from deepalpha.server.auth import hash_password
-    from deepalpha.storage.connect import open_store
-
-    async def add() -> None:
-        store = await open_store(None, data_dir)
-        try:
-            await store.add_user(USER, ROLE, hash_password(password))
-        finally:
-            await store.close()
-
-    asyncio.run(add())
+def _add_user(data_dir: Path, password: str, env: dict[str, str]) -> None:
+    """The user to sign in with, added the way an operator does (the password on stdin)."""
+    command = [sys.executable, "-m", "deepalpha", "users", "add", USER, "--role", ROLE]
+    done = subprocess.run(
+        [*command, "--data-dir", str(data_dir), "--password-stdin"],
+        input=password + "\n",
+        check=False,  # the failure is reported below, with what the command said
+        text=True,
+        env=env,
+        capture_output=True,
+        timeout=STARTUP_TIMEOUT,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"deepalpha users add failed ({done.returncode}): {done.stderr}")
 
 
 def _sign_in(url: str, password: str) -> str:
@@ -430,7 +430,7 @@ def run(quick: bool = False, repeat: int = 3) -> list[BenchResult]:
             "DEEPALPHA_CONFIG": str(root / "none.toml"),  # no settings file of the machine's
             "DEEPALPHA_SERVER__STREAM_CLIENT_QUEUE": str(CLIENT_QUEUE),
         }
-        _add_user(data_dir, password)
+        _add_user(data_dir, password, env)
         server = Server.start(data_dir, env)
         rows: list[BenchResult] = []
         try:
