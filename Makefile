@@ -31,7 +31,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The API rows load `deepalpha serve` with wrk, a Debian package: installed here when missing and
+# make runs as root; otherwise those rows say how to get it.
 bench: $(BENCH_STAMP)
+	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || true
+	@command -v wrk >/dev/null 2>&1 || echo "make bench: the API rows need wrk (apt-get install wrk)" >&2
 	$(BIN)/python -m bench
 
 clean:

@@ -67,6 +67,12 @@ def _ticket(quick: bool, repeat: int) -> list[BenchResult]:
     return bench_ticket.run(quick, repeat)
 
 
+def _api(quick: bool, repeat: int) -> list[BenchResult]:
+    from bench import bench_api
+
+    return bench_api.run(quick, repeat)
+
+
 BENCHMARKS: dict[str, Callable[[bool, int], list[BenchResult]]] = {
     "backtest": _backtest,
     "quotes": _quotes,
@@ -76,6 +82,7 @@ BENCHMARKS: dict[str, Callable[[bool, int], list[BenchResult]]] = {
     "blotter": _blotter,
     "launch": _launch,
     "ticket": _ticket,
+    "api": _api,
 }
 
 

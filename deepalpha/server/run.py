@@ -36,6 +36,12 @@ from deepalpha.server.stream import StreamHub
 from deepalpha.server.ws import StreamEndpoint
 
 log = logging.getLogger("deepalpha.server")
+# The kernel's send buffer of every connection (accepted sockets inherit the listener's). Left
+# to autotuning it grows to ~4 MB on loopback: minutes of quotes for a stream client that reads
+# nothing, held before the stream's own bounded queue sees any backlog, so a stuck client was
+# not dropped (4008) but handed stale quotes. 128 KiB (the kernel doubles it) costs a large REST
+# page a round trip or two more at most.
+SEND_BUFFER = 128 * 1024
 
 
 class ServeRefused(Exception):
@@ -211,6 +217,7 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ServeRefused(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
     sock.listen(2048)
     sock.setblocking(False)
     return sock

@@ -4,7 +4,9 @@ Every event the engine publishes is numbered once, encoded once and kept in a ri
 client that comes back with its last number gets what it missed, or "resync" when the buffer
 has moved past it. Each client has its own bounded queue: one that cannot keep up is dropped
 with a close code (it reconnects and resumes), and the others never wait for it. Quotes are not
-sent one by one: changed quotes are gathered and sent together a few times a second.
+sent one by one: changed quotes are gathered and sent together a few times a second; a batch
+carries ``sent``, the server's wall time (unix seconds) when it was published, so a client can
+tell how late it arrived.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -66,6 +69,7 @@ class Outgoing:
     text: str  # the encoded envelope
     symbols: frozenset[str] | None = None  # a quote batch: which symbols it carries
     quotes: list[dict[str, Any]] | None = None  # ...and its items, to cut per client
+    sent: float | None = None  # a quote batch: when it was published (unix seconds)
 
 
 @dataclass(eq=False, slots=True)
@@ -96,7 +100,7 @@ class Client:
             if self.symbols.isdisjoint(out.symbols):
                 return True
             items = [q for q in out.quotes if q["symbol"] in self.symbols]
-            text = _envelope(out.seq, "quotes", "quotes", {"quotes": items})
+            text = _envelope(out.seq, "quotes", "quotes", {"quotes": items}, out.sent)
         if len(self.queue) >= self.maxsize:
             self.overflowed = True
             self.queue.clear()  # nothing more will be sent: free it now
@@ -120,12 +124,12 @@ class Client:
         return self.queue.popleft()
 
 
-def _envelope(seq: int, channel: str, kind: str, data: Any) -> str:
-    return json.dumps(
-        {"type": "event", "seq": seq, "channel": channel, "event": kind, "data": data},
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+def _envelope(seq: int, channel: str, kind: str, data: Any, sent: float | None = None) -> str:
+    message: dict[str, Any] = {"type": "event", "seq": seq, "channel": channel, "event": kind}
+    if sent is not None:
+        message["sent"] = sent
+    message["data"] = data
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
 def _json(model: Any) -> Any:
@@ -141,8 +145,10 @@ class StreamHub:
         client_queue: int = 2_000,
         quote_interval: float = QUOTE_INTERVAL,
         on_drop: Callable[[str], None] | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.backend = backend
+        self.wall = wall  # the machine's clock, for the ``sent`` stamp of quote batches
         self.seq = 0
         self._ring: deque[Outgoing] = deque(maxlen=buffer)
         self.client_queue = client_queue
@@ -201,10 +207,12 @@ class StreamHub:
         quotes: list[dict[str, Any]] | None = None,
     ) -> Outgoing:
         self.seq += 1
-        out = Outgoing(self.seq, channel, _envelope(self.seq, channel, kind, data))
+        sent = round(self.wall(), 6) if quotes is not None else None
+        out = Outgoing(self.seq, channel, _envelope(self.seq, channel, kind, data, sent))
         if quotes is not None:
             out.quotes = quotes
             out.symbols = frozenset(q["symbol"] for q in quotes)
+            out.sent = sent
         self._ring.append(out)
         for client in list(self.clients):
             if client.wants(out) and not client.offer(out) and client.overflowed:

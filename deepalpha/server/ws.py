@@ -8,8 +8,9 @@ Client → server (JSON text frames)::
     {"type": "ping"}
 
 Server → client: ``welcome`` (the current seq), ``subscribed``, ``snapshot`` (the latest
-quotes), ``event`` (``seq``, ``channel``, ``event``, ``data``), ``resync`` (too far behind: read
-the REST lists again, then subscribe without ``since``), ``error``, ``pong``.
+quotes), ``event`` (``seq``, ``channel``, ``event``, ``data``; a quote batch also ``sent``, the
+server's unix time when it was published), ``resync`` (too far behind: read the REST lists
+again, then subscribe without ``since``), ``error``, ``pong``.
 
 Close codes: 4001 not authenticated or token expired, 4008 too slow (reconnect with the last
 seq), 1001 the server is going away, 1008 a message that breaks the protocol.
@@ -36,6 +37,10 @@ NOT_AUTHENTICATED = 4001
 GOING_AWAY = 1001
 POLICY = 1008
 MAX_MESSAGE = 16 * 1024
+# How long a dropped client's 4008 may wait for room in its socket. It was dropped because the
+# socket was full, so the close frame goes out only once the client reads again; a client that
+# had paused for a few seconds then learns why it must reconnect instead of hearing nothing.
+DROP_CLOSE_WAIT = 30.0
 
 
 def _dump(message: dict[str, Any]) -> str:
@@ -132,14 +137,15 @@ class StreamEndpoint:
 
     def _drop(self, socket: WebSocket, client: Client, sender: asyncio.Task[None]) -> None:
         """A client too slow for its queue: out of the hub now, its sender stopped (it may be
-        stuck writing to a full socket), then told why if the socket still takes a frame."""
+        stuck writing to a full socket), then told why once the socket takes a frame again."""
         self.hub.disconnect(client)
         sender.cancel()
 
         async def close() -> None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
-                    socket.close(SLOW_CLIENT, "too slow: reconnect with your last seq"), 2.0
+                    socket.close(SLOW_CLIENT, "too slow: reconnect with your last seq"),
+                    DROP_CLOSE_WAIT,
                 )
 
         task = asyncio.get_running_loop().create_task(close())
