@@ -88,6 +88,7 @@ class ServerSettings(BaseModel):
     login_max_failures: int = Field(5, ge=1)  # per client and name, per minute
     stream_buffer: int = Field(10_000, ge=100)  # events kept for clients that reconnect
     stream_client_queue: int = Field(2_000, ge=10)  # a client further behind is dropped
+    stream_compression: bool = False  # per-message deflate on /api/v1/ws
 
 
 class MarketSettings(BaseModel):
