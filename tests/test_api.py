@@ -174,7 +174,11 @@ BAD = [
     ("POST", "/api/v1/proposals/nope/approve", None, 404, "unknown_proposal"),
     ("GET", "/api/v1/no-such-route", None, 404, "not_found"),
     ("DELETE", "/api/v1/traders", None, 405, "method_not_allowed"),
+    ("DELETE", "/api/v1/orders", None, 405, "method_not_allowed"),
 ]
+
+
+ALLOWED = {"/api/v1/traders": "GET", "/api/v1/orders": "GET, POST"}
 
 
 def test_bad_input_gets_a_4xx_with_a_code_and_a_reason(
@@ -193,6 +197,9 @@ def test_bad_input_gets_a_4xx_with_a_code_and_a_reason(
                 assert r.status_code == status, (method, url, r.status_code, r.text)
                 error = r.json()
                 assert error["code"] == code and error["message"], (url, error)
+                assert "Value error" not in error["message"]
+                if status == 405:
+                    assert r.headers["Allow"] == ALLOWED[url], r.headers
             # Nothing was placed by any of it.
             orders = (await http.get("/api/v1/orders", params={"trader_id": "you"})).json()
             assert orders["items"] == []

@@ -154,8 +154,10 @@ def create_app(
     app.add_middleware(BodyLimit, limit=max_body)
     # The prefix on the routers themselves: each route's template is then its whole path (the
     # metrics label routes by it; an include-time prefix is not part of the route's path).
-    app.include_router(_auth_router(accounts))
-    app.include_router(_router(backend))
+    routers = [_auth_router(accounts), _router(backend)]
+    for router in routers:
+        app.include_router(router)
+    app.state.routes = [route for router in routers for route in router.routes]
     return app
 
 

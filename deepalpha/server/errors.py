@@ -69,6 +69,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _plain(problem: str) -> str:
+    # pydantic prefixes our own validators' words with "Value error, ": the words are enough.
+    return problem.removeprefix("Value error, ")
+
+
 def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc if p != "body") or "body"
 
@@ -77,7 +82,8 @@ def _methods_on(request: Request) -> list[str]:
     from starlette.routing import Match  # noqa: PLC0415
 
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    # FastAPI wraps included routers; the plain routes are kept on the app's state.
+    for route in getattr(request.app.state, "routes", request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
@@ -96,7 +102,7 @@ def install(app: FastAPI) -> None:
             first = next(e for e in errors if e.get("type") == "json_invalid")
             return _reply(400, "malformed_json", f"the body is not valid JSON: {first.get('msg')}")
         details = [
-            {"field": _where(tuple(e.get("loc", ()))), "problem": str(e.get("msg", ""))}
+            {"field": _where(tuple(e.get("loc", ()))), "problem": _plain(str(e.get("msg", "")))}
             for e in errors
         ]
         summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:3])
