@@ -81,13 +81,26 @@ def _where(loc: tuple[Any, ...]) -> str:
 def _methods_on(request: Request) -> list[str]:
     from starlette.routing import Match  # noqa: PLC0415
 
-    methods: set[str] = set()
+    matched = []
     # FastAPI wraps included routers; the plain routes are kept on the app's state.
     for route in getattr(request.app.state, "routes", request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+            matched.append(route)
+    # A path spelled out ("/orders/preview") is not also the template beside it
+    # ("/orders/{order_id}"), though both match it.
+    spelled = {request.url.path, request.scope["path"]}
+    exact = [r for r in matched if getattr(r, "path", "") in spelled]
+    return sorted({m for r in exact or matched for m in getattr(r, "methods", None) or ()})
+
+
+def _plain(problem: str) -> str:
+    # pydantic prefixes our own validators' words with "Value error, ": the words are enough.
+    return problem.removeprefix("Value error, ")
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if p != "body") or "body"
 
 
 def install(app: FastAPI) -> None:
