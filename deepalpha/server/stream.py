@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -144,6 +145,9 @@ class StreamHub:
     ) -> None:
         self.backend = backend
         self.seq = 0
+        # Names this numbering: events are numbered from 1 in each server process, so a client
+        # that comes back to another epoch (a restarted server) resumes from 0, not its seq.
+        self.epoch = secrets.token_hex(8)
         self._ring: deque[Outgoing] = deque(maxlen=buffer)
         self.client_queue = client_queue
         self.quote_interval = quote_interval
