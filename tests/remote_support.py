@@ -9,6 +9,7 @@ admin ``ada`` and a trader-role ``tina`` who owns the demo "you" trader.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator
@@ -63,3 +64,63 @@ async def attached(
             yield backend, s
         finally:
             await backend.stop()
+
+
+class Cable:
+    """A TCP forwarder on loopback between a client and a server, that a test can pull out and
+    plug in again: the client sees a connection lost (or refused) exactly when the test says,
+    whatever the server does meanwhile."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.plugged = True
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> Cable:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.unplug()
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    def unplug(self) -> None:
+        self.plugged = False
+        for writer in list(self._pipes):
+            writer.transport.abort()  # as a pulled cable: no goodbye
+        self._pipes.clear()
+
+    def plug(self) -> None:
+        self.plugged = True
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.plugged:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._pipes |= {writer, up_writer}
+        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._pipes.discard(writer)
+            writer.transport.abort()

@@ -192,9 +192,7 @@ def test_a_market_buy_fills_into_a_t_plus_one_position(
     run(scenario())
 
 
-def test_traders_are_created_started_and_stopped(
-    make_backend: Factory, tmp_path: Path
-) -> None:
+def test_traders_are_created_started_and_stopped(make_backend: Factory, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(make_backend, tmp_path) as b:
             names = {t.id: t for t in b.traders()}
@@ -217,9 +215,7 @@ def test_traders_are_created_started_and_stopped(
     run(scenario())
 
 
-def test_ai_traders_decide_record_and_are_stopped(
-    make_backend: Factory, tmp_path: Path
-) -> None:
+def test_ai_traders_decide_record_and_are_stopped(make_backend: Factory, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(make_backend, tmp_path) as b:
             assert b.model_profiles()[0] == ("baseline", "baseline (no LLM)")
