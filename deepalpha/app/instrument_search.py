@@ -6,14 +6,21 @@ The same search for every backend: ``LocalBackend`` over the engine's instrument
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from deepalpha.engine.markets.instruments import Instrument
 from deepalpha.engine.markets.symbols import SymbolError, normalize
 
 
 class InstrumentSearch:
-    def __init__(self, instruments: Iterable[Instrument]) -> None:
+    def __init__(
+        self,
+        instruments: Iterable[Instrument],
+        find: Callable[[str], Instrument | None] | None = None,
+    ) -> None:
+        """``find``: the exact match by another registry (the engine's, which also knows the
+        A-shares it built since); by default the instruments given."""
+        self._find = find
         self._by_symbol: dict[str, Instrument] = {}
         self._index: list[tuple[Instrument, tuple[str, ...]]] = []
         for inst in instruments:
@@ -33,6 +40,8 @@ class InstrumentSearch:
 
     def find(self, text: str) -> Instrument | None:
         """The instrument ``text`` names exactly (``600519``, ``700.HK``), if there is one."""
+        if self._find is not None:
+            return self._find(text)
         try:
             return self._by_symbol.get(normalize(text))
         except SymbolError:
