@@ -184,3 +184,78 @@ def test_an_unreachable_server_and_a_wrong_password_are_said_plainly(tmp_path: P
                 await backend.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_ticket_preview_is_the_brokers_at_once_then_the_servers(tmp_path: Path) -> None:
+    """The first answer for an order is estimated here with the broker's rules (no round trip)
+    and says what the server's broker says; the server's own answer follows, and it also
+    knows what only the server counts (the order rate)."""
+
+    async def scenario() -> None:
+        async with serving(options(tmp_path)) as server:
+            backend = await signed_in(server.where.url)
+            try:
+                await wait_for(
+                    lambda: (
+                        backend.market_status().phases.get(Market.CN) is Phase.CONTINUOUS
+                        and MOUTAI in backend.quotes()
+                        and "00700.HK" in backend.quotes()
+                    )
+                )
+                bought = await backend.place_order(OrderRequest("you", MOUTAI, Side.BUY, 100))
+                await wait_for(lambda: any(f.order_id == bought.id for f in backend.fills()))
+                quote = backend.quotes()[MOUTAI]
+                assert quote.limit_down is not None and quote.limit_up is not None
+                low, up = quote.limit_down, quote.limit_up
+                price = (low + Decimal(5)).quantize(Decimal("0.01"))
+                limit = OrderType.LIMIT
+                cases = [
+                    OrderRequest("you", MOUTAI, Side.BUY, 100, limit, price),
+                    OrderRequest("you", "600519", Side.BUY, 150, limit, price),  # LOT_SIZE
+                    OrderRequest("you", MOUTAI, Side.BUY, 100, limit, price + Decimal("0.001")),
+                    OrderRequest("you", MOUTAI, Side.BUY, 100, limit, up + Decimal(1)),
+                    OrderRequest("you", MOUTAI, Side.BUY, 100_000, limit, price),  # cash
+                    OrderRequest("you", MOUTAI, Side.SELL, 100, limit, price),  # T+1
+                    OrderRequest("you", MOUTAI, Side.SELL, 200, limit, price),  # held
+                    OrderRequest("you", "00700.HK", Side.BUY, 100, limit, Decimal("300.2")),
+                    OrderRequest("you", "999999.SH", Side.BUY, 100, limit, Decimal(10)),
+                    OrderRequest("ghost", MOUTAI, Side.BUY, 100, limit, price),
+                ]
+                for req in cases:
+                    here = backend.preview_order(req)
+                    there = server.backend.preview_order(req)
+                    assert (here.ok, here.code) == (there.ok, there.code), req
+                    assert str(here.message) == str(there.message), req
+                    assert here.amount == there.amount and here.fees == there.fees, req
+                    assert (here.board_lot, here.sellable, here.tick) == (
+                        there.board_lot,
+                        there.sellable,
+                        there.tick,
+                    ), req
+                    assert (here.limit_down, here.limit_up) == (there.limit_down, there.limit_up)
+                codes = [backend.preview_order(r).code for r in cases]
+                assert codes == [
+                    None,
+                    "LOT_SIZE",
+                    "TICK_SIZE",
+                    "PRICE_LIMIT",
+                    "INSUFFICIENT_CASH",
+                    "T_PLUS_ONE",
+                    "INSUFFICIENT_POSITION",
+                    None,
+                    None,  # an A-share code not in the list is built from its code
+                    "UNKNOWN_TRADER",
+                ]
+
+                # One order a minute: only the server counts them; its answer comes next.
+                config = backend.trader_config("you")
+                config.limits.max_orders_per_minute = 1
+                await backend.save_trader(config)
+                await backend.place_order(cases[0])
+                again = OrderRequest("you", MOUTAI, Side.BUY, 200, limit, price)
+                assert backend.preview_order(again).ok  # the estimate: no rule against it
+                await wait_for(lambda: backend.preview_order(again).code == "RISK_ORDER_RATE")
+            finally:
+                await backend.stop()
+
+    asyncio.run(scenario())
