@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from deepalpha.app import paths
 from deepalpha.app.backend import (
     AiStatus,
     Backend,
@@ -178,7 +179,7 @@ class RemoteBackend(Backend):
         self._on_tokens = on_tokens
         self._refresh_seconds = refresh_seconds
         self._renew_after = renew_after
-        self._data_dir = data_dir or Path.home()
+        self._data_dir = data_dir or paths.data_dir()
         self.ui_bus = EventBus()
         self._http: httpx.AsyncClient | None = None
         self._socket: ClientConnection | None = None
@@ -263,8 +264,10 @@ class RemoteBackend(Backend):
         try:
             await self._load_lists()
             await self._subscribe(socket, int(welcome.get("seq", 0)))
-        except BaseException:
+        except BaseException as exc:
             await socket.close()
+            if isinstance(exc, httpx.HTTPError):
+                raise unreachable(self.url, exc) from None
             raise
         self._tasks = [
             asyncio.create_task(self._stream(socket), name="remote-stream"),
