@@ -1,13 +1,15 @@
-"""The Backend contract: what every backend (LocalBackend now, RemoteBackend later) must do.
+"""The Backend contract: what every backend must do, LocalBackend and RemoteBackend alike.
 
-Each test runs against every backend in ``BACKENDS`` on a fresh data directory.
+Each test runs against every backend in ``BACKENDS`` on a fresh data directory: ``local`` is the
+engine in this process; ``remote`` is a ``RemoteBackend`` signed in to a live ``deepalpha serve``
+on loopback (the same engine options), in the same event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 
 from deepalpha.app.backend import Backend
 from deepalpha.app.local_backend import LocalBackend
+from deepalpha.app.remote_backend import RemoteBackend, RemoteError
 from deepalpha.app.runtime import RuntimeOptions
 from deepalpha.engine.events import OrderEvent
 from deepalpha.engine.markets.sessions import Phase
@@ -22,32 +25,45 @@ from deepalpha.engine.markets.symbols import Market
 from deepalpha.engine.orders import OrderRequest, OrderStatus, OrderType, Side
 from deepalpha.engine.risk import RiskLimits
 from deepalpha.engine.traders import TraderConfig, TraderKind
+from tests.remote_support import SECRET, attached
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
 
-def local(data_dir: Path) -> Backend:
-    return LocalBackend(
-        RuntimeOptions(data_dir=data_dir, speed=900, tick_interval=0.02, auto_backup=False)
-    )
-
-
-BACKENDS: dict[str, Callable[[Path], Backend]] = {"local": local}
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def make_backend(request: pytest.FixtureRequest) -> Callable[[Path], Backend]:
-    return BACKENDS[request.param]
+def options(data_dir: Path) -> RuntimeOptions:
+    return RuntimeOptions(data_dir=data_dir, speed=900, tick_interval=0.02, auto_backup=False)
 
 
 @asynccontextmanager
-async def running(factory: Callable[[Path], Backend], data_dir: Path) -> AsyncIterator[Backend]:
-    backend = factory(data_dir)
+async def local(data_dir: Path) -> AsyncIterator[Backend]:
+    backend = LocalBackend(options(data_dir))
     await backend.start()
     try:
         yield backend
     finally:
         await backend.stop()
+
+
+@asynccontextmanager
+async def remote(data_dir: Path) -> AsyncIterator[Backend]:
+    """The server is started and stopped around the backend: a second ``running`` on the same
+    data directory is a restart of ``deepalpha serve``."""
+    async with attached(options(data_dir)) as (backend, _server):
+        yield backend
+
+
+Factory = Callable[[Path], AbstractAsyncContextManager[Backend]]
+BACKENDS: dict[str, Factory] = {"local": local, "remote": remote}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def make_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Factory:
+    monkeypatch.setenv("DEEPALPHA_JWT_SECRET", SECRET)  # the server's; the local one ignores it
+    return BACKENDS[request.param]
+
+
+def running(factory: Factory, data_dir: Path) -> AbstractAsyncContextManager[Backend]:
+    return factory(data_dir)
 
 
 async def wait_for(check: Callable[[], object], timeout: float = 20.0) -> None:
@@ -69,7 +85,7 @@ def run(coro: Awaitable[None]) -> None:
     asyncio.run(coro)  # type: ignore[arg-type]
 
 
-def test_market_view(make_backend: Callable[[Path], Backend], tmp_path: Path) -> None:
+def test_market_view(make_backend: Factory, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(make_backend, tmp_path) as b:
             status = b.market_status()
@@ -99,7 +115,7 @@ def test_market_view(make_backend: Callable[[Path], Backend], tmp_path: Path) ->
     ],
 )
 def test_search_matches_codes_aliases_and_names(
-    make_backend: Callable[[Path], Backend], tmp_path: Path, text: str, symbol: str
+    make_backend: Factory, tmp_path: Path, text: str, symbol: str
 ) -> None:
     async def scenario() -> None:
         async with running(make_backend, tmp_path) as b:
@@ -110,7 +126,7 @@ def test_search_matches_codes_aliases_and_names(
 
 
 def test_orders_are_durable_previewed_cancelled_and_streamed(
-    make_backend: Callable[[Path], Backend], tmp_path: Path
+    make_backend: Factory, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
         async with running(make_backend, tmp_path) as b:
@@ -158,7 +174,7 @@ async def _next_order_event(sub: object, order_id: str) -> OrderEvent:
 
 
 def test_a_market_buy_fills_into_a_t_plus_one_position(
-    make_backend: Callable[[Path], Backend], tmp_path: Path
+    make_backend: Factory, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
         async with running(make_backend, tmp_path) as b:
@@ -176,9 +192,7 @@ def test_a_market_buy_fills_into_a_t_plus_one_position(
     run(scenario())
 
 
-def test_traders_are_created_started_and_stopped(
-    make_backend: Callable[[Path], Backend], tmp_path: Path
-) -> None:
+def test_traders_are_created_started_and_stopped(make_backend: Factory, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(make_backend, tmp_path) as b:
             names = {t.id: t for t in b.traders()}
@@ -201,9 +215,7 @@ def test_traders_are_created_started_and_stopped(
     run(scenario())
 
 
-def test_ai_traders_decide_record_and_are_stopped(
-    make_backend: Callable[[Path], Backend], tmp_path: Path
-) -> None:
+def test_ai_traders_decide_record_and_are_stopped(make_backend: Factory, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(make_backend, tmp_path) as b:
             assert b.model_profiles()[0] == ("baseline", "baseline (no LLM)")
@@ -234,20 +246,35 @@ def test_ai_traders_decide_record_and_are_stopped(
     run(scenario())
 
 
-def test_backtests_and_backups(make_backend: Callable[[Path], Backend], tmp_path: Path) -> None:
+def test_backtests(make_backend: Factory, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(make_backend, tmp_path / "data") as b:
             progress: list[int] = []
-            report = await b.run_backtest(
+            backtest = b.run_backtest(
                 [REAL / "a_600519_daily_2023-08.csv"],
                 Decimal(1_000_000),
                 strategy="sma_cross",
                 params={"fast": "2", "slow": "5", "qty": "100"},
                 progress=lambda done, total: progress.append(done),
             )
+            if isinstance(b, RemoteBackend):
+                # Not on the API: the data files are this machine's, the engine the server's.
+                with pytest.raises(RemoteError, match="deepalpha backtest") as refused:
+                    await backtest
+                assert refused.value.code == "not_on_server"
+                return
+            report = await backtest
             assert report["summary"]["bars"] == 20 and progress
+
+    run(scenario())
+
+
+def test_backups(make_backend: Factory, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running(make_backend, tmp_path / "data") as b:
             path = await b.create_backup("contract")
-            assert path.exists()
+            # Remotely a backup is referred to by its name: the archive stays on the server.
+            assert (tmp_path / "data" / "backups" / path.name).exists()
             listed = await b.list_backups()
             assert [v.path for v in listed] == [path] and listed[0].schema_revision
             assert await b.verify_backup(path) == []

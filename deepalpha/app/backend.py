@@ -1,7 +1,7 @@
 """The one way screens reach the engine: commands go in, events come out.
 
-``LocalBackend`` runs the engine in this process; a ``RemoteBackend`` for ``--serve`` will speak
-the same interface over HTTP/WebSocket and pass the same contract tests.
+``LocalBackend`` runs the engine in this process; ``RemoteBackend`` speaks the same interface to
+a ``deepalpha serve`` over HTTP/WebSocket and passes the same contract tests.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ class MarketStatus:
     database_ok: bool = True
     speed: float = 1.0  # simulated seconds per real second
     paused: bool = False
+    # Attached to a server: how the connection stands (a Msg, said by the status bar); empty
+    # for the engine in this process.
+    connection: str = ""
+    connection_ok: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -316,9 +316,18 @@ database yet); 2 a mistake in the input, in one line on stderr; 130 interrupted.
     is_flag=True,
     help="Alias of the 'serve' command: the engine headless until SIGTERM or Ctrl+C.",
 )
+@click.option(
+    "--connect",
+    "connect_url",
+    metavar="URL",
+    help="Alias of the 'connect' command: the workstation on the engine of a 'deepalpha serve'.",
+)
+@click.option("--user", metavar="NAME", help="With --connect: sign in as NAME.")
 @click.version_option(__version__, prog_name="deepalpha", message="%(prog)s %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, serve_flag: bool) -> int | None:
+def cli(
+    ctx: click.Context, serve_flag: bool, connect_url: str | None, user: str | None
+) -> int | None:
     """A trading workstation for China A-shares and Hong Kong stocks.
 
     Without a command it opens the workstation on the simulated market.
@@ -329,6 +338,10 @@ def cli(ctx: click.Context, serve_flag: bool) -> int | None:
         raise click.UsageError(
             f"--serve is an alias of the 'serve' command; it does not go with '{command}'"
         )
+    if connect_url is not None:
+        _check_connect_alone(given, command, serve_flag)
+    elif user is not None:
+        raise click.UsageError("--user goes with --connect URL (or: deepalpha connect URL --user)")
     if command not in (None, "serve"):
         # Only the root's values are stored yet: the command's options are parsed next.
         misplaced = [f"--{n}" for n in MARKET_OPTIONS if getattr(given, n) is not None]
@@ -344,7 +357,24 @@ def cli(ctx: click.Context, serve_flag: bool) -> int | None:
             )
     if command is not None:
         return None
+    if connect_url is not None:
+        return _run_connect(given, connect_url, user)
     return _run_serve(given) if serve_flag else _run_workstation(given)
+
+
+def _check_connect_alone(given: Shared, command: str | None, serve_flag: bool) -> None:
+    if command is not None or serve_flag:
+        other = f"'{command}'" if command is not None else "--serve"
+        raise click.UsageError(
+            f"--connect is an alias of the 'connect' command; it does not go with {other}"
+        )
+    engine = [f"--{n}" for n in MARKET_OPTIONS if getattr(given, n) is not None]
+    engine += ["--database-url"] if given.database_url is not None else []
+    if engine:
+        raise click.UsageError(
+            f"{', '.join(engine)}: the server's engine has its own (set them on "
+            "'deepalpha serve'), not --connect"
+        )
 
 
 @cli.result_callback()
@@ -413,6 +443,122 @@ def _serve_now(given: Shared, requested: list[int], host: str | None, port: int 
         raise UserError(str(exc)) from None
     except SettingsError as exc:
         raise UserError(f"settings: {exc}") from None
+
+
+@cli.command(short_help="Open the workstation on the engine of a 'deepalpha serve'.")
+@click.argument("url")
+@click.option("--user", metavar="NAME", help="Sign in as NAME (default: asked).")
+@shared("data_dir")
+@click.pass_obj
+def connect(given: Shared, url: str, user: str | None) -> int:
+    """Open the workstation on the engine of a 'deepalpha serve' at URL (http://HOST:PORT):
+    sign in with a name and password (the refresh token is then kept in the keyring, so the
+    next time asks nothing); orders, fills and decisions are the server's. Alias: deepalpha
+    --connect URL."""
+    return _run_connect(given, url, user)
+
+
+def _run_connect(given: Shared, url: str, user: str | None) -> int:
+    from deepalpha.app import paths  # noqa: PLC0415
+    from deepalpha.app.remote_backend import RemoteBackend  # noqa: PLC0415
+    from deepalpha.app.remote_session import base_url  # noqa: PLC0415
+
+    try:
+        url = base_url(url)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    tokens = _signed_in(url, user)
+    backend = RemoteBackend(
+        url,
+        tokens,
+        data_dir=paths.data_dir(given.data_dir),
+        on_tokens=lambda renewed: _keep_refresh_token(url, renewed.refresh, quiet=True),
+    )
+    return _open_remote(backend)
+
+
+def _open_remote(backend: Any) -> int:
+    """The workstation on a server's engine, until it is closed."""
+    from deepalpha.app.tui import make_app  # noqa: PLC0415
+
+    app = make_app(backend)
+    app.run()
+    if app.start_error is not None:
+        raise UserError(str(app.start_error))
+    return app.return_code or 0
+
+
+KEYRING_SERVICE = "deepalpha"
+
+
+def _refresh_key(url: str) -> str:
+    return f"refresh:{url}"
+
+
+def _signed_in(url: str, user: str | None) -> Any:
+    """A session on ``url``: renewed from the keyring's refresh token (when it is ``user``'s),
+    else signed in with a name and password asked here. Errors are one line."""
+    import asyncio  # noqa: PLC0415
+
+    from deepalpha.app.remote_session import RemoteError, renew, sign_in  # noqa: PLC0415
+
+    stored = _stored_refresh_token(url)
+    if stored is not None and (user is None or _token_user(stored) == user):
+        try:
+            renewed = asyncio.run(renew(url, stored))
+            _keep_refresh_token(url, renewed.refresh, quiet=True)  # good for another week
+            return renewed
+        except RemoteError as exc:
+            if exc.code == "unreachable":
+                raise UserError(exc.message) from None
+            # Expired or from another server: sign in again.
+    name = user or click.prompt("Name")
+    password = click.prompt("Password", hide_input=True)
+    try:
+        tokens = asyncio.run(sign_in(url, name, password))
+    except RemoteError as exc:
+        if exc.code == "unreachable":
+            raise UserError(exc.message) from None
+        raise UserError(f"cannot sign in to {url} as {name}: {exc.message}") from None
+    _keep_refresh_token(url, tokens.refresh, quiet=False)
+    return tokens
+
+
+def _token_user(token: str) -> str | None:
+    """Whose a token is (its ``sub``), read without checking it: only to pick the session."""
+    import base64  # noqa: PLC0415
+
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims["sub"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _stored_refresh_token(url: str) -> str | None:
+    try:
+        import keyring  # noqa: PLC0415 - late: backends are slow to load
+
+        return keyring.get_password(KEYRING_SERVICE, _refresh_key(url)) or None
+    except Exception:  # no keyring, a locked one: sign in instead
+        return None
+
+
+def _keep_refresh_token(url: str, token: str, *, quiet: bool) -> None:
+    """Kept for the next ``connect``; without a keyring the person is told (once, at sign-in)
+    that they will be asked again, and it goes on."""
+    try:
+        import keyring  # noqa: PLC0415
+
+        keyring.set_password(KEYRING_SERVICE, _refresh_key(url), token)
+    except Exception as exc:
+        if not quiet:
+            click.echo(
+                f"deepalpha: no keyring to keep the session in ({type(exc).__name__}); "
+                "you will be asked to sign in next time",
+                err=True,
+            )
 
 
 def _run_workstation(given: Shared) -> int:

@@ -3,13 +3,13 @@ or stop a trader, ask an AI trader to decide now, create a backup, change theme 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.command import Hit, Hits, Provider
 
-from deepalpha.i18n import language, t
+from deepalpha.i18n import language, say, t
 from deepalpha.screens.host import workstation
 from deepalpha.screens.navigation import SCREENS
 
@@ -34,7 +34,9 @@ def workstation_commands(app: App[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand(
             t(key, name=trader.name),
             trader.id,
-            lambda tr=trader: app.run_worker(backend.set_trader_running(tr.id, not tr.running)),
+            lambda tr=trader: app.run_worker(
+                _or_say(app, backend.set_trader_running(tr.id, not tr.running))
+            ),
         )
         if trader.kind in ("ai", "hybrid"):
             yield SystemCommand(
@@ -83,6 +85,17 @@ class SymbolProvider(Provider):
             )
 
 
+async def _or_say(app: App[Any], work: Awaitable[Any]) -> Any:
+    """A command's result, or None when it was refused (a server out of reach, a full disk):
+    said in a toast rather than ending the app, as a worker's error would."""
+    try:
+        return await work
+    except Exception as exc:
+        reason = exc.args[0] if len(exc.args) == 1 else None  # a Msg is said in the language
+        app.notify(say(reason) if isinstance(reason, str) else str(exc), severity="error")
+        return None
+
+
 def _switch_trader(app: App[Any], trader_id: str) -> None:
     host = workstation(app)
     host.current_trader = trader_id
@@ -119,15 +132,17 @@ def _cancel_all(app: App[Any]) -> None:
 
     async def answered(yes: bool | None) -> None:
         if yes:
-            cancelled = await backend.cancel_all()
-            app.notify(t("toast.cancelled", count=len(cancelled)))
+            cancelled = await _or_say(app, backend.cancel_all())
+            if cancelled is not None:
+                app.notify(t("toast.cancelled", count=len(cancelled)))
 
     app.push_screen(ConfirmScreen(t("confirm.cancel_all", count=count)), answered)
 
 
 def _backup(app: App[Any]) -> None:
     async def go() -> None:
-        path = await workstation(app).backend.create_backup()
-        app.notify(t("backup.created", name=path.name))
+        path = await _or_say(app, workstation(app).backend.create_backup())
+        if path is not None:
+            app.notify(t("backup.created", name=path.name))
 
     app.run_worker(go())

@@ -24,6 +24,7 @@ from deepalpha.app.backend import (
     ProposalView,
     TraderView,
 )
+from deepalpha.app.instrument_search import InstrumentSearch
 from deepalpha.app.runtime import Runtime, RuntimeOptions
 from deepalpha.engine.bus import EventBus, Subscription
 from deepalpha.engine.events import (
@@ -40,7 +41,7 @@ from deepalpha.engine.marketdata import Bar, Quote
 from deepalpha.engine.markets.fees import NO_FEES, order_fees
 from deepalpha.engine.markets.instruments import Instrument
 from deepalpha.engine.markets.rules import tick_size
-from deepalpha.engine.markets.symbols import SymbolError, normalize
+from deepalpha.engine.markets.symbols import SymbolError
 from deepalpha.engine.orders import Fill, Order, OrderRequest, OrderType, Side
 from deepalpha.engine.performance import closes_round_trip, is_win, max_drawdown, win_rate
 from deepalpha.engine.traders import TraderConfig, TraderKind
@@ -73,7 +74,7 @@ class LocalBackend(Backend):
         self._fills: deque[Fill] = deque(maxlen=1000)
         self._curves: dict[str, list[tuple[date, Decimal]]] = {}
         self._quotes_version = 0
-        self._search_index: list[tuple[Instrument, tuple[str, ...]]] = []
+        self._search = InstrumentSearch(())
         self._decisions: dict[str, DecisionRecord] = {}  # oldest first
         self._trips: dict[str, list[int]] = {}  # trader → [closing fills, profitable ones]
         # Screens subscribe here; it outlives a runtime restarted by a restore.
@@ -246,42 +247,11 @@ class LocalBackend(Backend):
         return self.runtime.screen_market.universe()
 
     def _build_search(self) -> None:
-        index = []
-        for inst in self.runtime.instruments:
-            code, ex = inst.code, inst.exchange.value.lower()
-            keys = [
-                inst.symbol.lower(),
-                code,
-                inst.name.lower(),
-                inst.name_en.lower(),
-                f"{ex}{code}",
-                f"{ex}.{code}",
-            ]
-            if inst.symbol.endswith(".HK"):
-                keys += [code.lstrip("0"), f"hk.{code}"]
-            index.append((inst, tuple(keys)))
-        self._search_index = index
+        instruments = self.runtime.instruments
+        self._search = InstrumentSearch(instruments, find=instruments.find)
 
     def search(self, text: str, limit: int = 10) -> list[Instrument]:
-        needle = text.strip().lower()
-        if not needle:
-            return []
-        exact: Instrument | None = None
-        try:
-            exact = self.runtime.instruments.find(normalize(text))
-        except SymbolError:
-            exact = None
-        starts: list[Instrument] = []
-        contains: list[Instrument] = []
-        for inst, keys in self._search_index:
-            if inst is exact:
-                continue
-            if any(k.startswith(needle) for k in keys):
-                starts.append(inst)
-            elif any(needle in k for k in keys[2:4]):
-                contains.append(inst)
-        found = ([exact] if exact else []) + starts + contains
-        return found[:limit]
+        return self._search.search(text, limit)
 
     def quotes(self) -> Mapping[str, Quote]:
         return self.runtime.screen_market.quotes

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from deepalpha.app.backend import Backend
 from deepalpha.app.first_settings import SettingsError
 from deepalpha.app.lock import DataDirBusy
+from deepalpha.app.remote_session import RemoteError
 from deepalpha.engine.events import (
     FillEvent,
     NotificationEvent,
@@ -111,7 +112,7 @@ class DeepAlphaApp(App[None]):
         if self._start_backend:
             try:
                 await self.backend.open()
-            except (DatabaseError, DataDirBusy, SettingsError) as exc:
+            except (DatabaseError, DataDirBusy, SettingsError, RemoteError) as exc:
                 self._cannot_start(exc)
                 return
         await self._load_preferences()
@@ -135,7 +136,7 @@ class DeepAlphaApp(App[None]):
         if self._start_backend:
             try:
                 await self.backend.start()
-            except (DatabaseError, DataDirBusy, SettingsError) as exc:
+            except (DatabaseError, DataDirBusy, SettingsError, RemoteError) as exc:
                 self._cannot_start(exc)
                 await asyncio.Event().wait()  # cancelled as the app closes
         if self.current_trader is None:
@@ -344,7 +345,11 @@ class DeepAlphaApp(App[None]):
         if not await self._market_is_simulated():
             return
         paused = not self.backend.market_status().paused
-        self.backend.pause_market(paused)
+        try:
+            self.backend.pause_market(paused)
+        except RemoteError as exc:  # attached to a server that is out of reach: say so
+            self.notify(str(exc), severity="error")
+            return
         self._paint_status()
         self.notify(t("market.paused" if paused else "market.resumed"), timeout=2)
 
@@ -362,7 +367,11 @@ class DeepAlphaApp(App[None]):
         await self.set_market_speed(speed)
 
     async def set_market_speed(self, speed: float) -> None:
-        await self.backend.set_market_speed(speed)
+        try:
+            await self.backend.set_market_speed(speed)
+        except RemoteError as exc:
+            self.notify(str(exc), severity="error")
+            return
         self._paint_status()
         self.notify(t("market.speed_set", speed=speed_text(speed)), timeout=2)
 

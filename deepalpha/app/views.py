@@ -254,10 +254,11 @@ class MarketStatusView(View):
 
     @classmethod
     def of(cls, s: MarketStatus) -> MarketStatusView:
-        return cls.model_construct(**{f.name: getattr(s, f.name) for f in fields(MarketStatus)})
+        return cls.model_construct(**{name: getattr(s, name) for name in cls.model_fields})
 
     def to_domain(self) -> MarketStatus:
-        values = {f.name: getattr(self, f.name) for f in fields(MarketStatus)}
+        # The connection is the client's own to say (``RemoteBackend``), not the server's.
+        values = {name: getattr(self, name) for name in type(self).model_fields}
         return MarketStatus(**{**values, "phases": dict(self.phases)})
 
 

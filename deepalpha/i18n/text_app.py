@@ -37,6 +37,22 @@ TEXT: dict[str, tuple[str, str]] = {
     "status.db_error": ("error", "错误"),
     "status.simulated": ("SIMULATED", "模拟行情"),
     "status.paused": ("PAUSED", "已暂停"),
+    "status.link": ("Server", "服务器"),
+    # The workstation attached to a server (``deepalpha connect``): the connection as it stands.
+    "remote.connected": ("connected to {where}", "已连接 {where}"),
+    "remote.retry_in": (
+        "disconnected — reconnecting in {seconds} s",
+        "连接已断开 — {seconds} 秒后重连",
+    ),
+    "remote.reconnecting": ("disconnected — reconnecting…", "连接已断开 — 正在重连…"),
+    "remote.lost": (
+        "Disconnected from {where} ({reason}); commands are refused until it reconnects",
+        "与 {where} 的连接已断开（{reason}）；重连之前不接受任何指令",
+    ),
+    "remote.back": (
+        "Reconnected to {where}; what happened meanwhile is shown",
+        "已重新连接 {where}；断开期间发生的事件已补上",
+    ),
     "toast.fill": (
         "{side} {quantity:qty} {symbol} @ {price:price} — {trader}",
         "{trader}：{side} {symbol} {quantity:qty} 股 @ {price:price}",

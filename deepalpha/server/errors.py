@@ -94,15 +94,6 @@ def _methods_on(request: Request) -> list[str]:
     return sorted({m for r in exact or matched for m in getattr(r, "methods", None) or ()})
 
 
-def _plain(problem: str) -> str:
-    # pydantic prefixes our own validators' words with "Value error, ": the words are enough.
-    return problem.removeprefix("Value error, ")
-
-
-def _where(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if p != "body") or "body"
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:

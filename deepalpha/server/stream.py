@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -150,6 +151,9 @@ class StreamHub:
         self.backend = backend
         self.wall = wall  # the machine's clock, for the ``sent`` stamp of quote batches
         self.seq = 0
+        # Names this numbering: events are numbered from 1 in each server process, so a client
+        # that comes back to another epoch (a restarted server) resumes from 0, not its seq.
+        self.epoch = secrets.token_hex(8)
         self._ring: deque[Outgoing] = deque(maxlen=buffer)
         self.client_queue = client_queue
         self.quote_interval = quote_interval

@@ -7,10 +7,11 @@ Client → server (JSON text frames)::
     {"type": "unsubscribe", "channels": ["quotes"]}
     {"type": "ping"}
 
-Server → client: ``welcome`` (the current seq), ``subscribed``, ``snapshot`` (the latest
-quotes), ``event`` (``seq``, ``channel``, ``event``, ``data``; a quote batch also ``sent``, the
-server's unix time when it was published), ``resync`` (too far behind: read the REST lists
-again, then subscribe without ``since``), ``error``, ``pong``.
+Server → client: ``welcome`` (the current seq, and the ``epoch`` that seq counts in: another
+epoch is another server process, whose events a client resumes from 0), ``subscribed``,
+``snapshot`` (the latest quotes), ``event`` (``seq``, ``channel``, ``event``, ``data``; a quote
+batch also ``sent``, the server's unix time when it was published), ``resync`` (too far behind:
+read the REST lists again, then subscribe without ``since``), ``error``, ``pong``.
 
 Close codes: 4001 not authenticated or token expired, 4008 too slow (reconnect with the last
 seq), 1001 the server is going away, 1008 a message that breaks the protocol.
@@ -88,8 +89,9 @@ class StreamEndpoint:
         client.on_overflow = lambda: self._drop(socket, client, sender)
         expiry = asyncio.create_task(self._expire(socket, who))
         try:
-            self._reply(client, {"type": "welcome", "seq": self.hub.seq, "user": who.name,
-                                 "role": who.role, "channels": list(CHANNELS)})  # fmt: skip
+            self._reply(client, {"type": "welcome", "seq": self.hub.seq, "epoch": self.hub.epoch,
+                                 "user": who.name, "role": who.role,
+                                 "channels": list(CHANNELS)})  # fmt: skip
             while True:
                 text = await socket.receive_text()
                 if len(text) > MAX_MESSAGE:

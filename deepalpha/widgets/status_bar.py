@@ -1,4 +1,5 @@
-"""The status bar: feed, database, and the session of each market, always in view."""
+"""The status bar: feed, database, the session of each market and, attached to a server, the
+connection, always in view."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from textual.widgets import Static
 from deepalpha.app.backend import MarketStatus
 from deepalpha.engine.markets.sessions import Phase
 from deepalpha.engine.markets.symbols import Market
-from deepalpha.i18n import t
+from deepalpha.i18n import say, t
 
 PHASE_STYLE = {
     Phase.CLOSED: "dim",
@@ -35,6 +36,10 @@ def render_status(status: MarketStatus, width: int = 200) -> Text:
 def _render(status: MarketStatus, *, compact: bool, tight: int = 0) -> Text:
     out = Text(no_wrap=True, overflow="ellipsis")
     gap = " " if tight else "  "
+    if status.connection and not status.connection_ok:
+        # First, whatever the width: commands are not going through.
+        out.append(f" {say(status.connection)} ", style="bold white on red")
+        out.append(" ")
     if status.simulated:
         speed = f"{status.speed:g}×"
         badge = speed if tight > 1 else f"{t('status.simulated')}{gap}{speed}"
@@ -55,6 +60,7 @@ def _render(status: MarketStatus, *, compact: bool, tight: int = 0) -> Text:
         out.append("●", style="green" if feed_ok else "bold red")
         out.append(f" {t('status.db')}", style="dim")
         out.append("●", style="green" if status.database_ok else "bold red")
+        _connection(out, status, compact=True)
         return out
     out.append(f"{t('status.feed')}:", style="dim")
     out.append(
@@ -66,7 +72,21 @@ def _render(status: MarketStatus, *, compact: bool, tight: int = 0) -> Text:
         t("status.db_ok" if status.database_ok else "status.db_error"),
         style="green" if status.database_ok else "bold red",
     )
+    _connection(out, status, compact=False)
     return out
+
+
+def _connection(out: Text, status: MarketStatus, *, compact: bool) -> None:
+    """Attached to a server and connected: a mark, or its address when there is room (a lost
+    connection leads the line instead, see ``_render``)."""
+    if not status.connection or not status.connection_ok:
+        return
+    if compact:
+        out.append(f" {t('status.link')}", style="dim")
+        out.append("●", style="green")
+        return
+    out.append(f"  {t('status.link')}:", style="dim")
+    out.append(say(status.connection), style="green")
 
 
 class StatusBar(Static):
