@@ -259,3 +259,36 @@ def test_the_ticket_preview_is_the_brokers_at_once_then_the_servers(tmp_path: Pa
                 await backend.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_server_that_forgot_the_session_signs_out_and_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server restarted with another signing secret (none kept: no keyring, no variable)
+    refuses the old refresh token: the workstation stops retrying and says to sign in again."""
+
+    async def scenario() -> None:
+        first = serving(options(tmp_path))
+        server = await first.__aenter__()
+        port = server.where.port
+        backend = await signed_in(server.where.url)
+        try:
+            sub = backend.subscribe()
+            await first.__aexit__(None, None, None)
+            await wait_for(lambda: not backend.connected)
+            other = "another-secret-after-a-restart-0123456789ab"
+            monkeypatch.setenv("DEEPALPHA_JWT_SECRET", other)
+            async with serving(options(tmp_path), port=port):
+                await wait_for(lambda: "signed out" in backend.market_status().connection, 30)
+                with pytest.raises(RemoteError) as refused:
+                    await backend.place_order(OrderRequest("you", MOUTAI, Side.BUY, 100))
+                assert refused.value.code == "signed_out"
+                assert "deepalpha connect again" in str(refused.value)
+                told = []
+                while len(sub):
+                    told.append(str(getattr(await sub.get(), "message", "")))
+                assert any("no longer accepts this session" in m for m in told), told
+        finally:
+            await backend.stop()
+
+    asyncio.run(scenario())

@@ -218,6 +218,7 @@ class RemoteBackend(Backend):
         self._fat_finger = ZERO
         self._prefs: dict[str, Any] = {}
         self._previews: dict[tuple[Any, ...], tuple[float, OrderPreview]] = {}
+        self._signed_out: str | None = None  # why the server refused the refresh token
         self._asking: set[tuple[Any, ...]] = set()
 
     # --- the connection -----------------------------------------------------------------
@@ -235,6 +236,8 @@ class RemoteBackend(Backend):
         return self._tokens
 
     def _connection_text(self) -> str:
+        if self._signed_out is not None:
+            return Msg("remote.signed_out")
         if self._connected:
             return Msg("remote.connected", where=where(self.url))
         if self._retry_at is not None:
@@ -332,6 +335,12 @@ class RemoteBackend(Backend):
     ) -> Any:
         """A command: refused at once while disconnected; the server's refusal as the exception
         ``LocalBackend`` raises for the same case (``errors``, by code) or a ``RemoteError``."""
+        if self._signed_out is not None:
+            raise RemoteError(
+                "signed_out",
+                f"signed out of {where(self.url)} ({self._signed_out}): the command was not "
+                "sent; quit and run deepalpha connect again",
+            )
         if not self._connected or self._http is None:
             raise disconnected(self.url)
         http = self._http
@@ -380,11 +389,18 @@ class RemoteBackend(Backend):
                 self._on_tokens(tokens)
 
     async def _renew_quietly(self) -> bool:
-        """After a 401: a new access token if the refresh token still gives one."""
+        """After a 401: a new access token if the refresh token still gives one. A refresh
+        token the server refuses (401) signs this session out: retrying cannot help."""
         try:
             await self._renew()
         except RemoteError as exc:
             log.warning("signed out of %s: %s", where(self.url), exc)
+            if exc.status == 401 and self._signed_out is None:
+                self._signed_out = exc.message
+                self._notify(
+                    "error",
+                    Msg("remote.signed_out_toast", where=where(self.url), reason=exc.message),
+                )
             return False
         return True
 
@@ -445,6 +461,9 @@ class RemoteBackend(Backend):
                 socket, self._reason = None, str(exc) or type(exc).__name__
             except httpx.HTTPError as exc:
                 socket, self._reason = None, str(exc) or type(exc).__name__
+            if self._signed_out is not None:
+                self._retry_at = None
+                return  # nothing to retry: the person must sign in again
             if socket is None:
                 delay = min(delay * 2, BACKOFF_MAX)
             else:

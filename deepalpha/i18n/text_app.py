@@ -45,6 +45,17 @@ TEXT: dict[str, tuple[str, str]] = {
         "连接已断开 — {seconds} 秒后重连",
     ),
     "remote.reconnecting": ("disconnected — reconnecting…", "连接已断开 — 正在重连…"),
+    "remote.signed_out": (
+        "signed out — quit and connect again",
+        "已登出 — 请退出后重新连接",
+    ),
+    "remote.signed_out_toast": (
+        "{where} no longer accepts this session ({reason}); quit and run deepalpha connect "
+        "again to sign in (a server restarted without DEEPALPHA_JWT_SECRET or a keyring "
+        "forgets its sessions)",
+        "{where} 不再接受当前会话（{reason}）；请退出并重新运行 deepalpha connect 登录"
+        "（未设置 DEEPALPHA_JWT_SECRET 且没有密钥环的服务器重启后会忘记会话）",
+    ),
     "remote.lost": (
         "Disconnected from {where} ({reason}); commands are refused until it reconnects",
         "与 {where} 的连接已断开（{reason}）；重连之前不接受任何指令",
