@@ -34,7 +34,9 @@ from deepalpha.server.auth import (
     ensure_local_secret,
     find_user,
     hash_password,
+    is_loopback,
     is_strong_secret,
+    listen_problem,
     load_signing_secret,
     may_act_on_trader,
     password_problem,
@@ -134,6 +136,7 @@ def test_password_rules_never_quote_the_password() -> None:
 def test_a_token_pair_round_trips(tokens: TokenService, clock: Clock) -> None:
     pair = tokens.issue("alice", Role.TRADER)
     assert pair.token_type == "bearer" and pair.expires_in == 15 * 60
+    assert set(pair.model_dump()) == {"access_token", "refresh_token", "token_type", "expires_in"}
     access = tokens.verify(pair.access_token, "access")
     refresh = tokens.verify(pair.refresh_token, "refresh")
     now = int(clock().timestamp())
@@ -310,6 +313,42 @@ def test_a_keyring_that_forgets_is_no_keyring(
     caplog.set_level(logging.WARNING, logger="deepalpha")
     made = ensure_local_secret({})
     assert "did not keep it" in caplog.text and made not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.20", False),
+        ("deepalpha.example.com", False),
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_beyond_loopback_serve_needs_a_strong_secret_and_a_user() -> None:
+    assert listen_problem("127.0.0.1", None, 0) is None  # loopback: a made-up secret will do
+    problem = listen_problem("0.0.0.0", None, 1)
+    assert (
+        problem is not None and "needs a token signing secret: set DEEPALPHA_JWT_SECRET" in problem
+    )
+    weak = "password" * 4
+    problem = listen_problem("0.0.0.0", weak, 1)
+    assert problem is not None and "strong token signing secret" in problem and weak not in problem
+    problem = listen_problem("0.0.0.0", SECRET, 0)
+    assert problem == (
+        "listening on 0.0.0.0, beyond this machine, needs a user: "
+        "deepalpha users add NAME --role admin"
+    )
+    assert SECRET not in (listen_problem("10.1.2.3", SECRET, 0) or "")
+    assert listen_problem("0.0.0.0", SECRET, 1) is None
 
 
 # --- the login rate limit -------------------------------------------------------------------

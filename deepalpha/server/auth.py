@@ -13,6 +13,7 @@ tokens, the login rate limit and the roles' rules. No HTTP here: the routes call
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import secrets
@@ -181,6 +182,37 @@ def ensure_local_secret(environ: Mapping[str, str] | None = None) -> str:
     return secret
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def listen_problem(host: str, secret: str | None, users: int) -> str | None:
+    """Why ``serve`` must not listen on ``host``, or ``None``. Beyond loopback it needs a strong
+    secret of its own (not one made up for the occasion) and at least one user."""
+    if is_loopback(host):
+        return None
+    where = f"listening on {host}, beyond this machine,"
+    if secret is None:
+        return (
+            f"{where} needs a token signing secret: set {SECRET_ENV} or store one in the "
+            f"keyring ({KEYRING_SERVICE} / {KEYRING_SECRET_NAME})"
+        )
+    if not is_strong_secret(secret):
+        return (
+            f"{where} needs a strong token signing secret: at least {MIN_SECRET_BYTES} bytes of "
+            "random text, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    if users < 1:
+        return f"{where} needs a user: deepalpha users add NAME --role admin"
+    return None
+
+
 # --- tokens ---------------------------------------------------------------------------------
 ALGORITHM = "HS256"
 MAX_TOKEN_LENGTH = 4096  # ours are ~300 characters; anything far longer is not ours
@@ -244,6 +276,7 @@ class TokenService:
         return f"TokenService(access_ttl={self.access_ttl}, refresh_ttl={self.refresh_ttl})"
 
     def issue(self, name: str, role: Role) -> TokenPair:
+        role = Role(role)  # a plain "admin" too
         at = self._now()
         return TokenPair(
             access_token=self._sign(name, role, "access", at, self.access_ttl),
