@@ -103,9 +103,9 @@ def test_sigterm_closes_streams_with_going_away_and_exits_0(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("secret", "message"),
     [
-        (None, "no token signing secret"),
-        ("short", "the token signing secret is weak"),
-        (SECRET, "there is no user to sign in with"),
+        (None, "needs a token signing secret: set DEEPALPHA_JWT_SECRET"),
+        ("short", "needs a strong token signing secret"),
+        (SECRET, "needs a user: deepalpha users add NAME --role admin"),
     ],
     ids=["no-secret", "weak-secret", "no-user"],
 )

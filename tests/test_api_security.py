@@ -158,14 +158,19 @@ def test_login_is_rate_limited_and_says_when_to_try_again(
 
 
 def test_a_public_address_needs_a_strong_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DEEPALPHA_JWT_SECRET", raising=False)
+    async def users() -> int:
+        return 1
+
+    async def check(host: str) -> str:
+        return await signing_secret(host, users)
+
     monkeypatch.setattr("deepalpha.server.auth.load_signing_secret", lambda *a, **k: None)
-    with pytest.raises(ServeRefused, match="no token signing secret"):
-        signing_secret("0.0.0.0")
+    with pytest.raises(ServeRefused, match="needs a token signing secret"):
+        asyncio.run(check("0.0.0.0"))
     monkeypatch.setattr("deepalpha.server.auth.load_signing_secret", lambda *a, **k: "short")
-    with pytest.raises(ServeRefused, match="weak"):
-        signing_secret("10.1.2.3")
-    assert signing_secret("127.0.0.1") == "short"  # loopback: the person's own machine
+    with pytest.raises(ServeRefused, match="needs a strong token signing secret"):
+        asyncio.run(check("10.1.2.3"))
+    assert asyncio.run(check("127.0.0.1")) == "short"  # loopback: the person's own machine
 
 
 CANARY_PASSWORD = "canary-password-7f3a9c1e-do-not-leak"

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,15 +52,6 @@ def _now() -> datetime:
     return clocks.system_clock().now()
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a name: it may resolve anywhere
-
-
 @dataclass(slots=True)
 class Listening:
     host: str
@@ -81,21 +71,16 @@ class _Server(uvicorn.Server):
         yield
 
 
-def signing_secret(host: str) -> str:
+async def signing_secret(host: str, users: Callable[[], Awaitable[int]]) -> str:
+    """The token signing secret to listen on ``host`` with: beyond this machine a strong one of
+    the operator's and a user to sign in with (auth.listen_problem), else refused; on loopback
+    without one, one this machine keeps (auth.ensure_local_secret)."""
     secret = auth.load_signing_secret()
-    if secret is not None:
-        if not is_loopback(host) and not auth.is_strong_secret(secret):
-            raise ServeRefused(
-                f"not listening on {host}: the token signing secret is weak; set "
-                "DEEPALPHA_JWT_SECRET to 32 or more random bytes (e.g. `openssl rand -base64 48`)"
-            )
-        return secret
-    if not is_loopback(host):
-        raise ServeRefused(
-            f"not listening on {host}: no token signing secret; set DEEPALPHA_JWT_SECRET to 32 "
-            "or more random bytes (e.g. `openssl rand -base64 48`), or listen on 127.0.0.1"
-        )
-    return auth.ensure_local_secret()
+    count = 0 if auth.is_loopback(host) else await users()
+    problem = auth.listen_problem(host, secret, count)
+    if problem is not None:
+        raise ServeRefused(problem)
+    return secret if secret is not None else auth.ensure_local_secret()
 
 
 class ApiServer:
@@ -245,12 +230,12 @@ async def served(
         settings = backend.runtime.settings.server
         host = host or settings.host
         port = settings.port if port is None else port
-        secret = signing_secret(host)
-        if not is_loopback(host) and not await backend.runtime.store.list_users():
-            raise ServeRefused(
-                f"not listening on {host}: there is no user to sign in with; add one with "
-                "`deepalpha users add NAME --role admin`"
-            )
+        store = backend.runtime.store
+
+        async def users() -> int:
+            return len(await store.list_users())
+
+        secret = await signing_secret(host, users)
         api = ApiServer(
             backend,
             secret,
