@@ -649,7 +649,8 @@ class ProposalItemView(View):
 
     @classmethod
     def of(cls, p: ProposalView) -> ProposalItemView:
-        return cls.model_construct(**{f.name: getattr(p, f.name) for f in fields(ProposalView)})
+        values = {f.name: getattr(p, f.name) for f in fields(ProposalView)}
+        return cls.model_construct(**{**values, "side": Side(p.side)})
 
     def to_domain(self) -> ProposalView:
         values = {f.name: getattr(self, f.name) for f in fields(ProposalView)}
